@@ -1,0 +1,62 @@
+using Amazon;
+using Amazon.DynamoDBv2;
+using Amazon.Runtime;
+using Amazon.Runtime.Credentials;
+using Amazon.S3;
+using ManimCloud.Workspace;
+
+namespace ManimCloud.Aws;
+
+/// <summary>
+/// Builds SDK clients from the options: default credential chain only, AWS_ENDPOINT_URL honoured,
+/// and the SDK's own retries turned off because <see cref="Resilience.RetryPipeline"/> is the one place that retries.
+/// </summary>
+public sealed class AwsClients : IDisposable
+{
+    private readonly ManimCloudOptions _options;
+    private readonly Lazy<IAmazonS3> _s3;
+    private readonly Lazy<IAmazonDynamoDB> _dynamo;
+
+    public AwsClients(ManimCloudOptions options)
+    {
+        _options = options;
+        _s3 = new(CreateS3);
+        _dynamo = new(CreateDynamo);
+    }
+
+    public IAmazonS3 S3 => _s3.Value;
+    public IAmazonDynamoDB DynamoDB => _dynamo.Value;
+    public RegionEndpoint Region => RegionEndpoint.GetBySystemName(_options.Region ?? "us-east-1");
+
+    /// <summary>The SDK's default chain (env, profile, SSO, container/instance role). Never a key from our config.</summary>
+    public AWSCredentials Credentials() => DefaultAWSCredentialsIdentityResolver.GetCredentials();
+
+    public T Configure<T>(T config) where T : ClientConfig
+    {
+        config.RegionEndpoint = Region;
+        if (_options.EndpointUrl is not null) config.ServiceURL = _options.EndpointUrl;
+        config.MaxErrorRetry = 0;
+        config.Timeout = TimeSpan.FromMinutes(5);
+        config.RequestChecksumCalculation = _options.ChecksumMode == Workspace.ChecksumMode.WhenRequired
+            ? RequestChecksumCalculation.WHEN_REQUIRED : RequestChecksumCalculation.WHEN_SUPPORTED;
+        config.ResponseChecksumValidation = _options.ChecksumMode == Workspace.ChecksumMode.WhenRequired
+            ? ResponseChecksumValidation.WHEN_REQUIRED : ResponseChecksumValidation.WHEN_SUPPORTED;
+        return config;
+    }
+
+    private IAmazonS3 CreateS3()
+    {
+        var config = Configure(new AmazonS3Config());
+        // Custom endpoints (moto, Ceph RGW, MinIO) address buckets by path; AWS itself by virtual host.
+        if (_options.EndpointUrl is not null) config.ForcePathStyle = true;
+        return new AmazonS3Client(Credentials(), config);
+    }
+
+    private IAmazonDynamoDB CreateDynamo() => new AmazonDynamoDBClient(Credentials(), Configure(new AmazonDynamoDBConfig()));
+
+    public void Dispose()
+    {
+        if (_s3.IsValueCreated) _s3.Value.Dispose();
+        if (_dynamo.IsValueCreated) _dynamo.Value.Dispose();
+    }
+}

@@ -1,0 +1,235 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Amazon.DynamoDBv2;
+using Amazon.DynamoDBv2.Model;
+using ManimCloud.Domain;
+using ManimCloud.Local;
+using ManimCloud.Metadata;
+using ManimCloud.Resilience;
+
+namespace ManimCloud.Aws;
+
+/// <summary>
+/// The metadata store on one DynamoDB table. Keys: pk = "video#{id}", sk = "meta" for the record and
+/// "code#{n:D6}" for code versions; the GSI "by_project" (gsi1pk = project, gsi1sk = created time + id) serves
+/// "newest first" listings. Every write is conditional (SPEC R2, R3).
+/// </summary>
+public sealed class DynamoMetadataStore(IAmazonDynamoDB dynamo, string table, RetryPipeline retry) : IMetadataStore
+{
+    public const string ProjectIndex = "by_project";
+    public string Name => $"dynamodb:{table}";
+    public string Table => table;
+
+    private static string Pk(VideoId id) => $"video#{id}";
+    private const string MetaSk = "meta";
+    private static string CodeSk(int version) => $"code#{version:D6}";
+
+    private static Dictionary<string, AttributeValue> VideoItem(VideoRecord v)
+    {
+        var item = AttributeJson.ToItem(RecordJson.ToJson(v));
+        item["pk"] = new AttributeValue(Pk(v.Id));
+        item["sk"] = new AttributeValue(MetaSk);
+        item["gsi1pk"] = new AttributeValue(v.Project.ToString());
+        item["gsi1sk"] = new AttributeValue($"{SqliteMetadataStore.SortableTime(v.CreatedAt)}#{v.Id}");
+        item["kind"] = new AttributeValue("video");
+        return item;
+    }
+
+    private static VideoRecord FromVideoItem(Dictionary<string, AttributeValue> item) => RecordJson.VideoFromJson(AttributeJson.FromItem(item));
+
+    private static Dictionary<string, AttributeValue> CodeItem(CodeVersion c)
+    {
+        var item = AttributeJson.ToItem(RecordJson.ToJson(c));
+        item["pk"] = new AttributeValue(Pk(c.Video));
+        item["sk"] = new AttributeValue(CodeSk(c.Version));
+        item["kind"] = new AttributeValue("code_version");
+        return item;
+    }
+
+    private static Dictionary<string, AttributeValue> Key(VideoId id, string sk) => new()
+    {
+        ["pk"] = new AttributeValue(Pk(id)),
+        ["sk"] = new AttributeValue(sk),
+    };
+
+    public async Task<VideoRecord> CreateVideoAsync(VideoRecord video, CancellationToken ct)
+    {
+        var stored = video with { Revision = 1 };
+        try
+        {
+            await Call("Creating video", video.Id.ToString(), t => dynamo.PutItemAsync(new PutItemRequest
+            {
+                TableName = table, Item = VideoItem(stored), ConditionExpression = "attribute_not_exists(pk)",
+            }, t), ct);
+        }
+        catch (ManimCloudException e) when (e.InnerException is ConditionalCheckFailedException)
+        {
+            throw new ManimCloudException(ErrorKind.Conflict, $"Video {video.Id} already exists.", "Use `video update` to change it.", e);
+        }
+        return stored;
+    }
+
+    public async Task<VideoRecord?> GetVideoAsync(VideoId id, CancellationToken ct)
+    {
+        var r = await Call("Reading video", id.ToString(), t => dynamo.GetItemAsync(new GetItemRequest
+        {
+            TableName = table, Key = Key(id, MetaSk), ConsistentRead = true,
+        }, t), ct);
+        return r.Item is { Count: > 0 } item ? FromVideoItem(item) : null;
+    }
+
+    public async Task<VideoRecord> UpdateVideoAsync(VideoRecord video, long expectedRevision, CancellationToken ct)
+    {
+        var stored = video with { Revision = expectedRevision + 1 };
+        try
+        {
+            await Call("Updating video", video.Id.ToString(), t => dynamo.PutItemAsync(new PutItemRequest
+            {
+                TableName = table, Item = VideoItem(stored),
+                ConditionExpression = "revision = :expected",
+                ExpressionAttributeValues = new() { [":expected"] = new AttributeValue { N = expectedRevision.ToString() } },
+            }, t), ct);
+        }
+        catch (ManimCloudException e) when (e.InnerException is ConditionalCheckFailedException)
+        {
+            throw SqliteMetadataStore.Stale(video.Id, expectedRevision);
+        }
+        return stored;
+    }
+
+    public async Task<Page<VideoRecord>> ListVideosAsync(ProjectId project, int limit, string? pageToken, CancellationToken ct)
+    {
+        limit = Math.Clamp(limit, 1, 1000);
+        var request = new QueryRequest
+        {
+            TableName = table, IndexName = ProjectIndex,
+            KeyConditionExpression = "gsi1pk = :p",
+            ExpressionAttributeValues = new() { [":p"] = new AttributeValue(project.ToString()) },
+            ScanIndexForward = false, Limit = limit,
+            ExclusiveStartKey = DecodeToken(pageToken),
+        };
+        var r = await Call("Listing videos of project", project.ToString(), t => dynamo.QueryAsync(request, t), ct);
+        var items = (r.Items ?? []).Select(FromVideoItem).ToList();
+        var next = r.LastEvaluatedKey is { Count: > 0 } last ? EncodeToken(last) : null;
+        return new Page<VideoRecord>(items, next);
+    }
+
+    private static string EncodeToken(Dictionary<string, AttributeValue> key) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(key.ToDictionary(kv => kv.Key, kv => kv.Value.S))));
+
+    private static Dictionary<string, AttributeValue>? DecodeToken(string? token)
+    {
+        if (string.IsNullOrEmpty(token)) return null;
+        try
+        {
+            var d = JsonSerializer.Deserialize<Dictionary<string, string>>(Encoding.UTF8.GetString(Convert.FromBase64String(token)));
+            if (d is { Count: > 0 }) return d.ToDictionary(kv => kv.Key, kv => new AttributeValue(kv.Value));
+        }
+        catch (Exception e) when (e is FormatException or JsonException) { }
+        throw new ManimCloudException(ErrorKind.InvalidInput, "The page token is not one this store issued.",
+            "Pass the `next` value printed by the previous `video list`, unchanged.");
+    }
+
+    public async Task PutVideosAsync(IReadOnlyList<VideoRecord> videos, CancellationToken ct)
+    {
+        foreach (var chunk in videos.Chunk(25))
+        {
+            var pending = new Dictionary<string, List<WriteRequest>>
+            {
+                [table] = chunk.Select(v => new WriteRequest(new PutRequest(VideoItem(v with { Revision = Math.Max(1, v.Revision) })))).ToList(),
+            };
+            // BatchWriteItem may leave items unprocessed under load: send those again with backoff until none remain.
+            for (var attempt = 0; pending.Count > 0 && pending.Values.Sum(l => l.Count) > 0; attempt++)
+            {
+                if (attempt > 0) await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 50 * (1 << Math.Min(attempt, 7))) * Random.Shared.NextDouble()), ct);
+                if (attempt > 40)
+                    throw new ManimCloudException(ErrorKind.Throttled, $"DynamoDB left {pending.Values.Sum(l => l.Count)} items unprocessed after {attempt} attempts.",
+                        "The table is throttling writes; raise its capacity or import in smaller batches.");
+                var request = new BatchWriteItemRequest { RequestItems = pending };
+                var r = await Call("Importing videos into", table, t => dynamo.BatchWriteItemAsync(request, t), ct);
+                pending = r.UnprocessedItems ?? new();
+            }
+        }
+    }
+
+    public async Task<bool> TryAddCodeVersionAsync(CodeVersion version, CancellationToken ct)
+    {
+        try
+        {
+            await Call("Claiming code version", $"{version.Video} v{version.Version}", t => dynamo.PutItemAsync(new PutItemRequest
+            {
+                TableName = table, Item = CodeItem(version), ConditionExpression = "attribute_not_exists(pk)",
+            }, t), ct);
+            return true;
+        }
+        catch (ManimCloudException e) when (e.InnerException is ConditionalCheckFailedException)
+        {
+            return false;
+        }
+    }
+
+    public async Task<CodeVersion?> GetCodeVersionAsync(VideoId video, int version, CancellationToken ct)
+    {
+        var r = await Call("Reading code version", $"{video} v{version}", t => dynamo.GetItemAsync(new GetItemRequest
+        {
+            TableName = table, Key = Key(video, CodeSk(version)), ConsistentRead = true,
+        }, t), ct);
+        return r.Item is { Count: > 0 } item ? RecordJson.CodeFromJson(AttributeJson.FromItem(item)) : null;
+    }
+
+    public async Task<IReadOnlyList<CodeVersion>> ListCodeVersionsAsync(VideoId video, CancellationToken ct)
+    {
+        var list = new List<CodeVersion>();
+        Dictionary<string, AttributeValue>? start = null;
+        do
+        {
+            var request = new QueryRequest
+            {
+                TableName = table, ConsistentRead = true,
+                KeyConditionExpression = "pk = :pk AND begins_with(sk, :code)",
+                ExpressionAttributeValues = new() { [":pk"] = new AttributeValue(Pk(video)), [":code"] = new AttributeValue("code#") },
+                ExclusiveStartKey = start,
+            };
+            var r = await Call("Listing code versions of", video.ToString(), t => dynamo.QueryAsync(request, t), ct);
+            list.AddRange((r.Items ?? []).Select(i => RecordJson.CodeFromJson(AttributeJson.FromItem(i))));
+            start = r.LastEvaluatedKey is { Count: > 0 } last ? last : null;
+        } while (start is not null);
+        return list.OrderBy(c => c.Version).ToList();
+    }
+
+    public async Task UpdateCodeVersionAsync(CodeVersion version, CancellationToken ct)
+    {
+        try
+        {
+            await Call("Updating code version", $"{version.Video} v{version.Version}", t => dynamo.PutItemAsync(new PutItemRequest
+            {
+                TableName = table, Item = CodeItem(version), ConditionExpression = "attribute_exists(pk)",
+            }, t), ct);
+        }
+        catch (ManimCloudException e) when (e.InnerException is ConditionalCheckFailedException)
+        {
+            throw new ManimCloudException(ErrorKind.NotFound, $"Version {version.Version} of video {version.Video} does not exist.", "Check `code history`.", e);
+        }
+    }
+
+    public async Task RemoveCodeVersionAsync(VideoId video, int version, string operationId, CancellationToken ct)
+    {
+        try
+        {
+            await Call("Withdrawing code version", $"{video} v{version}", t => dynamo.DeleteItemAsync(new DeleteItemRequest
+            {
+                TableName = table, Key = Key(video, CodeSk(version)),
+                ConditionExpression = "operation_id = :op",
+                ExpressionAttributeValues = new() { [":op"] = new AttributeValue(operationId) },
+            }, t), ct);
+        }
+        catch (ManimCloudException e) when (e.InnerException is ConditionalCheckFailedException)
+        {
+            // Not ours (or already gone): nothing to withdraw.
+        }
+    }
+
+    private Task<T> Call<T>(string action, string what, Func<CancellationToken, Task<T>> call, CancellationToken ct) =>
+        AwsCall.RunAsync(retry, action, $"{what} in {Name}", call, ct);
+}

@@ -1,0 +1,274 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using Amazon.S3;
+using Amazon.S3.Model;
+using ManimCloud.Domain;
+using ManimCloud.Resilience;
+using ManimCloud.Storage;
+
+namespace ManimCloud.Aws;
+
+public sealed record S3StoreSettings(string? KmsKeyId, bool UseStorageClasses, bool FlexibleChecksums)
+{
+    /// <summary>Objects at or above this size go multipart.</summary>
+    public long MultipartThreshold { get; init; } = 64L << 20;
+    public long PartSize { get; init; } = 16L << 20;
+}
+
+/// <summary>
+/// The object store on an S3 bucket (AWS or an S3-compatible store). Encryption is always requested
+/// (SSE-S3, or SSE-KMS with a key); the SHA-256 of the content travels as object metadata and is verified on read.
+/// </summary>
+public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings settings, RetryPipeline retry)
+    : IObjectStore, IObjectLockStore
+{
+    public string Name => $"s3://{bucket}";
+    public string Bucket => bucket;
+
+    public async Task<StoredObject> PutAsync(ObjectWrite write, Stream content, CancellationToken ct)
+    {
+        ObjectMetadataKeys.EnsureWithinLimit(write.Metadata);
+        if (!content.CanSeek)
+            throw new ArgumentException("S3 uploads need a seekable stream so a failed attempt can be sent again.", nameof(content));
+        await EnsureNotLockedAsync(write.Key, "overwritten", ct);
+        var start = content.Position;
+        var versionId = write.Size >= settings.MultipartThreshold
+            ? await PutMultipartAsync(write, content, ct)
+            : await Call("Uploading", write.Key, async t =>
+            {
+                content.Position = start;
+                var request = new PutObjectRequest
+                {
+                    BucketName = bucket,
+                    Key = write.Key,
+                    InputStream = content,
+                    AutoCloseStream = false,
+                    AutoResetStreamPosition = false,
+                    ContentType = write.ContentType,
+                };
+                Describe(request, write);
+                if (settings.FlexibleChecksums)
+                {
+                    request.ChecksumAlgorithm = ChecksumAlgorithm.SHA256;
+                    request.ChecksumSHA256 = ContentHash.HexToBase64(write.Sha256);
+                }
+                return (await s3.PutObjectAsync(request, t)).VersionId;
+            }, ct);
+        return new StoredObject(write.Key, write.Size, write.Sha256, versionId, DateTimeOffset.UtcNow, write.Metadata);
+    }
+
+    private void Describe(PutObjectRequest r, ObjectWrite w)
+    {
+        foreach (var (k, v) in w.Metadata) r.Metadata[k] = v;
+        r.Metadata[ObjectMetadataKeys.Sha256] = w.Sha256;
+        Encrypt(r, e => r.ServerSideEncryptionMethod = e, k => r.ServerSideEncryptionKeyManagementServiceKeyId = k);
+        if (settings.UseStorageClasses) r.StorageClass = StorageClassFor(w.Kind);
+    }
+
+    private void Encrypt(object _, Action<ServerSideEncryptionMethod> method, Action<string> key)
+    {
+        if (settings.KmsKeyId is { } kms) { method(ServerSideEncryptionMethod.AWSKMS); key(kms); }
+        else method(ServerSideEncryptionMethod.AES256);
+    }
+
+    /// <summary>Masters and code stay in Standard; clips and renditions, whose access varies, go Intelligent-Tiering (SPEC R1, R9).</summary>
+    public static S3StorageClass StorageClassFor(ObjectKind kind) => kind switch
+    {
+        ObjectKind.SceneClip or ObjectKind.Rendition => S3StorageClass.IntelligentTiering,
+        _ => S3StorageClass.Standard,
+    };
+
+    private async Task<string?> PutMultipartAsync(ObjectWrite write, Stream content, CancellationToken ct)
+    {
+        var start = content.Position;
+        var init = new InitiateMultipartUploadRequest { BucketName = bucket, Key = write.Key, ContentType = write.ContentType };
+        foreach (var (k, v) in write.Metadata) init.Metadata[k] = v;
+        init.Metadata[ObjectMetadataKeys.Sha256] = write.Sha256;
+        Encrypt(init, e => init.ServerSideEncryptionMethod = e, k => init.ServerSideEncryptionKeyManagementServiceKeyId = k);
+        if (settings.UseStorageClasses) init.StorageClass = StorageClassFor(write.Kind);
+        if (settings.FlexibleChecksums) init.ChecksumAlgorithm = ChecksumAlgorithm.SHA256;
+        var uploadId = (await Call("Starting multipart upload of", write.Key, t => s3.InitiateMultipartUploadAsync(init, t), ct)).UploadId;
+        try
+        {
+            var parts = new List<PartETag>();
+            var buffer = new byte[settings.PartSize];
+            for (int number = 1; ; number++)
+            {
+                content.Position = start + (number - 1) * settings.PartSize;
+                var read = await content.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct);
+                if (read == 0) break;
+                var n = number;
+                var response = await Call("Uploading part of", write.Key, t => s3.UploadPartAsync(new UploadPartRequest
+                {
+                    BucketName = bucket, Key = write.Key, UploadId = uploadId, PartNumber = n,
+                    InputStream = new MemoryStream(buffer, 0, read, writable: false), PartSize = read,
+                    ChecksumAlgorithm = settings.FlexibleChecksums ? ChecksumAlgorithm.SHA256 : null,
+                }, t), ct);
+                parts.Add(new PartETag { PartNumber = n, ETag = response.ETag, ChecksumSHA256 = response.ChecksumSHA256 });
+                if (read < buffer.Length) break;
+            }
+            var done = await Call("Completing multipart upload of", write.Key, t => s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+            {
+                BucketName = bucket, Key = write.Key, UploadId = uploadId, PartETags = parts,
+            }, t), ct);
+            return done.VersionId;
+        }
+        catch
+        {
+            try { await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = write.Key, UploadId = uploadId }, CancellationToken.None); }
+            catch (AmazonS3Exception) { /* the lifecycle rule aborts it after 7 days */ }
+            throw;
+        }
+    }
+
+    public async Task<StoredObject?> HeadAsync(string key, CancellationToken ct)
+    {
+        try
+        {
+            var m = await Call("Reading", key, t => s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = key }, t), ct);
+            return ToStored(key, m.ContentLength, m.VersionId, m.LastModified, m.Metadata);
+        }
+        catch (ManimCloudException e) when (e.Kind == ErrorKind.NotFound && e.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.NotFound, ErrorCode: not "NoSuchBucket" })
+        {
+            return null;
+        }
+    }
+
+    private static StoredObject ToStored(string key, long size, string? versionId, DateTime? lastModified, MetadataCollection md)
+    {
+        var metadata = md.Keys.ToDictionary(k => k.StartsWith("x-amz-meta-", StringComparison.OrdinalIgnoreCase) ? k[11..] : k, k => md[k]);
+        metadata.TryGetValue(ObjectMetadataKeys.Sha256, out var sha);
+        metadata.Remove(ObjectMetadataKeys.Sha256);
+        return new StoredObject(key, size, sha, versionId == "null" ? null : versionId,
+            lastModified is { } lm ? new DateTimeOffset(DateTime.SpecifyKind(lm, DateTimeKind.Utc)) : DateTimeOffset.MinValue, metadata);
+    }
+
+    public async Task<Stream> OpenReadAsync(string key, string? versionId, CancellationToken ct)
+    {
+        var response = await Call("Downloading", key, t => s3.GetObjectAsync(new GetObjectRequest
+        {
+            BucketName = bucket, Key = key, VersionId = versionId,
+        }, t), ct);
+        var sha = response.Metadata[$"x-amz-meta-{ObjectMetadataKeys.Sha256}"];
+        Stream body = new ResponseOwningStream(response);
+        return string.IsNullOrEmpty(sha) ? body : new VerifyingStream(body, sha, $"{Name}/{key}");
+    }
+
+    public async Task DeleteAsync(string key, CancellationToken ct)
+    {
+        await EnsureNotLockedAsync(key, "deleted", ct);
+        await Call("Deleting", key, t => s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = bucket, Key = key }, t), ct);
+    }
+
+    public async IAsyncEnumerable<StoredObject> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken ct)
+    {
+        string? token = null;
+        do
+        {
+            var page = await Call("Listing", prefix + "*", t => s3.ListObjectsV2Async(new ListObjectsV2Request
+            {
+                BucketName = bucket, Prefix = prefix, ContinuationToken = token,
+            }, t), ct);
+            foreach (var o in page.S3Objects ?? [])
+                yield return new StoredObject(o.Key, o.Size ?? 0, null, null,
+                    o.LastModified is { } lm ? new DateTimeOffset(DateTime.SpecifyKind(lm, DateTimeKind.Utc)) : DateTimeOffset.MinValue,
+                    new Dictionary<string, string>());
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+        } while (token is not null);
+    }
+
+    public async Task LockAsync(string key, string? versionId, ObjectLock objectLock, CancellationToken ct)
+    {
+        if (objectLock.Mode == LockMode.LegalHold)
+        {
+            await Call("Placing a legal hold on", key, t => s3.PutObjectLegalHoldAsync(new PutObjectLegalHoldRequest
+            {
+                BucketName = bucket, Key = key, VersionId = versionId,
+                LegalHold = new ObjectLockLegalHold { Status = ObjectLockLegalHoldStatus.On },
+            }, t), ct);
+            return;
+        }
+        await Call("Locking", key, t => s3.PutObjectRetentionAsync(new PutObjectRetentionRequest
+        {
+            BucketName = bucket, Key = key, VersionId = versionId,
+            Retention = new ObjectLockRetention
+            {
+                Mode = objectLock.Mode == LockMode.Compliance ? ObjectLockRetentionMode.Compliance : ObjectLockRetentionMode.Governance,
+                RetainUntilDate = objectLock.RetainUntil?.UtcDateTime ?? DateTime.UtcNow.AddYears(1),
+            },
+        }, t), ct);
+    }
+
+    public async Task<ObjectLock> GetLockAsync(string key, string? versionId, CancellationToken ct)
+    {
+        try
+        {
+            var m = await Call("Reading lock of", key, t => s3.GetObjectMetadataAsync(new GetObjectMetadataRequest
+            {
+                BucketName = bucket, Key = key, VersionId = versionId,
+            }, t), ct);
+            if (m.ObjectLockLegalHoldStatus == ObjectLockLegalHoldStatus.On) return new ObjectLock(LockMode.LegalHold, null);
+            if (m.ObjectLockMode is { } mode && m.ObjectLockRetainUntilDate is { } until)
+                return new ObjectLock(mode == ObjectLockMode.Compliance ? LockMode.Compliance : LockMode.Governance,
+                    new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc)));
+            return ObjectLock.None;
+        }
+        catch (ManimCloudException e) when (e.Kind == ErrorKind.NotFound && e.InnerException is AmazonS3Exception { ErrorCode: not "NoSuchBucket" })
+        {
+            return ObjectLock.None;
+        }
+    }
+
+    /// <summary>S3 lets a plain PUT or DELETE stack a new version or delete marker over a locked one; we refuse, as the local store does.</summary>
+    private async Task EnsureNotLockedAsync(string key, string verb, CancellationToken ct)
+    {
+        var current = await GetLockAsync(key, null, ct);
+        if (current.IsActive(DateTimeOffset.UtcNow))
+            throw new ManimCloudException(ErrorKind.Locked,
+                $"{Name}/{key} is locked ({current.Mode}{(current.RetainUntil is { } u ? $" until {u:O}" : "")}) and cannot be {verb}.",
+                "Store a new version instead; locked versions stay as they are until the lock ends.");
+    }
+
+    private Task<T> Call<T>(string action, string key, Func<CancellationToken, Task<T>> call, CancellationToken ct) =>
+        AwsCall.RunAsync(retry, action, $"{Name}/{key}", call, ct);
+
+    /// <summary>Keeps the GetObject response alive for as long as its body is read.</summary>
+    private sealed class ResponseOwningStream(GetObjectResponse response) : Stream
+    {
+        private readonly Stream _inner = response.ResponseStream;
+        public override int Read(byte[] buffer, int offset, int count) => _inner.Read(buffer, offset, count);
+        public override int Read(Span<byte> buffer) => _inner.Read(buffer);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => _inner.ReadAsync(buffer, ct);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => _inner.ReadAsync(buffer, offset, count, ct);
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => response.ContentLength;
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) response.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}
+
+/// <summary>Runs one AWS call through the retry pipeline and describes a final failure.</summary>
+public static class AwsCall
+{
+    public static async Task<T> RunAsync<T>(RetryPipeline retry, string action, string resource, Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    {
+        try
+        {
+            return await retry.ExecuteAsync(call, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            throw AwsErrors.Describe(e, action, resource);
+        }
+    }
+}

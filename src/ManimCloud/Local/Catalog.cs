@@ -1,0 +1,112 @@
+using ManimCloud.Domain;
+using Microsoft.Data.Sqlite;
+
+namespace ManimCloud.Local;
+
+/// <summary>
+/// The workspace's SQLite catalog: one file, WAL journal, full fsync on commit, one transaction per operation.
+/// Several processes may share a workspace (a CLI command while `sync --watch` runs); SQLite's locking serialises them.
+/// </summary>
+public sealed class Catalog
+{
+    private const int SchemaVersion = 1;
+    public string Path { get; }
+    private readonly string _connectionString;
+
+    public Catalog(string path)
+    {
+        Path = path;
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        Migrate();
+    }
+
+    public SqliteConnection Open()
+    {
+        var c = new SqliteConnection(_connectionString);
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "PRAGMA busy_timeout=30000; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;";
+        cmd.ExecuteNonQuery();
+        return c;
+    }
+
+    /// <summary>Runs <paramref name="work"/> in one IMMEDIATE transaction (writers queue instead of failing on upgrade).</summary>
+    public T InTransaction<T>(Func<SqliteConnection, SqliteTransaction, T> work)
+    {
+        using var c = Open();
+        using var tx = c.BeginTransaction(deferred: false);
+        var result = work(c, tx);
+        tx.Commit();
+        return result;
+    }
+
+    private void Migrate()
+    {
+        using var c = Open();
+        using (var wal = c.CreateCommand())
+        {
+            wal.CommandText = "PRAGMA journal_mode=WAL;";
+            wal.ExecuteNonQuery();
+        }
+        using var tx = c.BeginTransaction(deferred: false);
+        using var check = c.CreateCommand();
+        check.Transaction = tx;
+        check.CommandText = "PRAGMA user_version;";
+        var version = Convert.ToInt32(check.ExecuteScalar());
+        if (version > SchemaVersion)
+            throw new ManimCloudException(ErrorKind.Fatal,
+                $"The workspace catalog {Path} has schema version {version}, newer than this ManimCloud understands ({SchemaVersion}).",
+                "Upgrade manimcloud, or point MANIMCLOUD_HOME at another workspace.");
+        if (version < 1)
+        {
+            using var create = c.CreateCommand();
+            create.Transaction = tx;
+            create.CommandText = """
+                CREATE TABLE IF NOT EXISTS objects (
+                    store TEXT NOT NULL, key TEXT NOT NULL, version_id TEXT NOT NULL,
+                    sha256 TEXT NOT NULL, size INTEGER NOT NULL, metadata TEXT NOT NULL,
+                    last_modified TEXT NOT NULL, is_latest INTEGER NOT NULL,
+                    lock_mode TEXT NOT NULL DEFAULT 'None', lock_until TEXT,
+                    PRIMARY KEY (store, key, version_id));
+                CREATE INDEX IF NOT EXISTS objects_latest ON objects(store, key) WHERE is_latest = 1;
+                CREATE TABLE IF NOT EXISTS videos (
+                    video_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, created_at TEXT NOT NULL,
+                    revision INTEGER NOT NULL, body TEXT NOT NULL);
+                CREATE INDEX IF NOT EXISTS videos_by_project ON videos(project_id, created_at DESC, video_id DESC);
+                CREATE TABLE IF NOT EXISTS code_versions (
+                    video_id TEXT NOT NULL, version INTEGER NOT NULL, operation_id TEXT NOT NULL, body TEXT NOT NULL,
+                    PRIMARY KEY (video_id, version));
+                CREATE TABLE IF NOT EXISTS outbox (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, video_id TEXT NOT NULL,
+                    kind TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL,
+                    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, result TEXT);
+                CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(state, seq);
+                CREATE TABLE IF NOT EXISTS audit (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, action TEXT NOT NULL,
+                    target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT);
+                PRAGMA user_version = 1;
+                """;
+            create.ExecuteNonQuery();
+        }
+        tx.Commit();
+    }
+}
+
+internal static class SqliteExtensions
+{
+    public static SqliteCommand Command(this SqliteConnection c, SqliteTransaction? tx, string sql, params (string Name, object? Value)[] args)
+    {
+        var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return cmd;
+    }
+}

@@ -1,0 +1,174 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ManimCloud.Domain;
+
+namespace ManimCloud.Workspace;
+
+public enum ConflictPolicy { LatestWins, Manual }
+
+/// <summary>How request checksums are sent to S3: flexible checksums on every request, or only where the API requires one (Ceph RGW and other S3-compatible stores).</summary>
+public enum ChecksumMode { WhenSupported, WhenRequired }
+
+/// <summary>
+/// ManimCloud's settings (SPEC §3). Sources, weakest first: defaults, the workspace config file
+/// ({home}/config.json), environment variables. Credentials are never read from here: only the SDK's default chain.
+/// </summary>
+public sealed record ManimCloudOptions
+{
+    public required string Home { get; init; }
+    public string? VideoBucket { get; init; }
+    public string? CodeBucket { get; init; }
+    public string? Table { get; init; }
+    public string? KmsKey { get; init; }
+    public string Environment { get; init; } = "dev";
+    public string? Region { get; init; }
+    public string? EndpointUrl { get; init; }
+    public string? Profile { get; init; }
+    public long? CacheLimitBytes { get; init; }
+    public ConflictPolicy ConflictPolicy { get; init; } = ConflictPolicy.LatestWins;
+    public ChecksumMode ChecksumMode { get; init; } = ChecksumMode.WhenSupported;
+    /// <summary>Whether S3 objects get storage classes (Intelligent-Tiering); some S3-compatible stores refuse them.</summary>
+    public bool UseStorageClasses { get; init; } = true;
+    public string ManimCommand { get; init; } = "manim";
+
+    public bool CloudConfigured => VideoBucket is not null || CodeBucket is not null || Table is not null;
+
+    public string CatalogPath => Path.Combine(Home, "catalog.db");
+    public string BlobsPath => Path.Combine(Home, "blobs");
+    public string ConfigPath => Path.Combine(Home, "config.json");
+
+    public static readonly string[] Environments = ["dev", "staging", "prod"];
+
+    /// <summary>Default resource names for an environment; used only where a name is not given explicitly.</summary>
+    public static (string Videos, string Code, string Table) DefaultNames(string env) =>
+        ($"manimcloud-{env}-videos", $"manimcloud-{env}-code", $"manimcloud-{env}-metadata");
+
+    public static string DefaultHome()
+    {
+        var xdg = System.Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+        var data = !string.IsNullOrEmpty(xdg) ? xdg : System.Environment.GetFolderPath(System.Environment.SpecialFolder.LocalApplicationData);
+        if (string.IsNullOrEmpty(data)) data = Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile), ".local", "share");
+        return Path.Combine(data, "manimcloud");
+    }
+
+    /// <summary>Reads the config file under the home folder and overlays the environment.</summary>
+    public static ManimCloudOptions Load(IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        string? Env(string name)
+        {
+            var v = environment is null ? System.Environment.GetEnvironmentVariable(name) : environment.GetValueOrDefault(name);
+            return string.IsNullOrWhiteSpace(v) ? null : v.Trim();
+        }
+
+        var home = Env("MANIMCLOUD_HOME") ?? DefaultHome();
+        var file = ReadConfigFile(Path.Combine(home, "config.json"));
+        string? Pick(string envName, string fileKey) => Env(envName) ?? (string?)file?[fileKey];
+
+        var env = Pick("MANIMCLOUD_ENV", "env") ?? "dev";
+        if (!Environments.Contains(env))
+            throw new ManimCloudException(ErrorKind.InvalidInput, $"MANIMCLOUD_ENV is '{env}'.", "Set it to dev, staging or prod.");
+
+        long? cacheLimit = null;
+        if (Pick("MANIMCLOUD_CACHE_LIMIT", "cache_limit") is { } limit)
+            cacheLimit = long.TryParse(limit, out var l) && l > 0 ? l
+                : throw new ManimCloudException(ErrorKind.InvalidInput, $"MANIMCLOUD_CACHE_LIMIT is '{limit}'.", "Give a positive number of bytes, e.g. 10737418240 for 10 GiB.");
+
+        var policy = Pick("MANIMCLOUD_CONFLICT_POLICY", "conflict_policy") switch
+        {
+            null or "latest-wins" => ConflictPolicy.LatestWins,
+            "manual" => ConflictPolicy.Manual,
+            var other => throw new ManimCloudException(ErrorKind.InvalidInput, $"MANIMCLOUD_CONFLICT_POLICY is '{other}'.", "Use latest-wins (the default) or manual."),
+        };
+
+        var checksums = Pick("MANIMCLOUD_CHECKSUM_MODE", "checksum_mode") switch
+        {
+            null or "when-supported" => ChecksumMode.WhenSupported,
+            "when-required" => ChecksumMode.WhenRequired,
+            var other => throw new ManimCloudException(ErrorKind.InvalidInput, $"MANIMCLOUD_CHECKSUM_MODE is '{other}'.",
+                "Use when-supported (the default, for AWS) or when-required (for Ceph RGW and other S3-compatible stores)."),
+        };
+
+        var storageClasses = Pick("MANIMCLOUD_STORAGE_CLASSES", "storage_classes") switch
+        {
+            null or "on" or "true" => true,
+            "off" or "false" => false,
+            var other => throw new ManimCloudException(ErrorKind.InvalidInput, $"MANIMCLOUD_STORAGE_CLASSES is '{other}'.", "Use on or off."),
+        };
+
+        return new ManimCloudOptions
+        {
+            Home = home,
+            VideoBucket = Pick("MANIMCLOUD_VIDEO_BUCKET", "video_bucket"),
+            CodeBucket = Pick("MANIMCLOUD_CODE_BUCKET", "code_bucket"),
+            Table = Pick("MANIMCLOUD_TABLE", "table"),
+            KmsKey = Pick("MANIMCLOUD_KMS_KEY", "kms_key"),
+            Environment = env,
+            Region = Pick("AWS_REGION", "region") ?? Env("AWS_DEFAULT_REGION"),
+            EndpointUrl = Pick("AWS_ENDPOINT_URL", "endpoint_url"),
+            Profile = Env("AWS_PROFILE"),
+            CacheLimitBytes = cacheLimit,
+            ConflictPolicy = policy,
+            ChecksumMode = checksums,
+            UseStorageClasses = storageClasses,
+            ManimCommand = Pick("MANIMCLOUD_MANIM", "manim_command") ?? "manim",
+        };
+    }
+
+    /// <summary>Problems that make the configuration unusable, each with its fix. Empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (CloudConfigured && (VideoBucket is null || CodeBucket is null || Table is null))
+            problems.Add("Cloud mode needs all of MANIMCLOUD_VIDEO_BUCKET, MANIMCLOUD_CODE_BUCKET and MANIMCLOUD_TABLE; "
+                + "set the missing ones (or run `manimcloud provision`), or unset them all for local-only mode.");
+        foreach (var (name, value) in new[] { ("MANIMCLOUD_VIDEO_BUCKET", VideoBucket), ("MANIMCLOUD_CODE_BUCKET", CodeBucket) })
+            if (value is not null && !System.Text.RegularExpressions.Regex.IsMatch(value, "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"))
+                problems.Add($"{name} '{value}' is not a valid S3 bucket name (3–63 characters of a-z, 0-9, '.', '-').");
+        if (Table is not null && !System.Text.RegularExpressions.Regex.IsMatch(Table, "^[A-Za-z0-9_.-]{3,255}$"))
+            problems.Add($"MANIMCLOUD_TABLE '{Table}' is not a valid DynamoDB table name (3–255 characters of A-Z a-z 0-9 _ . -).");
+        if (CloudConfigured && Region is null && EndpointUrl is null)
+            problems.Add("No AWS region: set AWS_REGION (for example eu-west-1).");
+        if (EndpointUrl is not null && !Uri.TryCreate(EndpointUrl, UriKind.Absolute, out _))
+            problems.Add($"AWS_ENDPOINT_URL '{EndpointUrl}' is not an absolute URL.");
+        return problems;
+    }
+
+    public void EnsureValid()
+    {
+        var problems = Validate();
+        if (problems.Count > 0)
+            throw new ManimCloudException(ErrorKind.InvalidInput, "The configuration is not usable: " + string.Join(" ", problems),
+                "Fix the settings named above; `manimcloud config validate` checks them again.");
+    }
+
+    private static JsonObject? ReadConfigFile(string path)
+    {
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var node = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+                ?? throw new JsonException("the top level is not an object");
+            foreach (var secret in new[] { "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "secret_key", "access_key" })
+                if (node.ContainsKey(secret))
+                    throw new ManimCloudException(ErrorKind.InvalidInput, $"{path} contains '{secret}'.",
+                        "Credentials never go in the config file: remove it and use the AWS credential chain (environment, profile, SSO or role).");
+            return node;
+        }
+        catch (JsonException e)
+        {
+            throw new ManimCloudException(ErrorKind.InvalidInput, $"The config file {path} is not valid JSON: {e.Message}", "Fix or delete the file.", e);
+        }
+    }
+
+    /// <summary>Writes settings into the workspace config file (atomically), keeping keys it does not name.</summary>
+    public static void SaveToConfigFile(string home, IReadOnlyDictionary<string, string> values)
+    {
+        var path = Path.Combine(home, "config.json");
+        Directory.CreateDirectory(home);
+        var node = ReadConfigFile(path) ?? new JsonObject();
+        foreach (var (k, v) in values) node[k] = v;
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.Move(tmp, path, overwrite: true);
+    }
+}
