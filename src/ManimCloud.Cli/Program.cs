@@ -1,1 +1,18 @@
-﻿Console.WriteLine("Hello, World!");
+using System.CommandLine;
+using ManimCloud.Cli;
+using ManimCloud.Cli.Commands;
+
+var root = new RootCommand("""
+    manimcloud — durable, versioned storage for Manim code and rendered videos.
+    Local-first: everything lands in the workspace (MANIMCLOUD_HOME); with MANIMCLOUD_VIDEO_BUCKET,
+    MANIMCLOUD_CODE_BUCKET and MANIMCLOUD_TABLE set, writes also reach S3 and DynamoDB before they succeed.
+    """);
+root.Options.Add(CliContext.JsonOption);
+foreach (var command in new[]
+{
+    WorkspaceCommands.Init(), WorkspaceCommands.Doctor(), WorkspaceCommands.Config(),
+    VideoCommands.Create(), CodeCommands.Create(), WorkspaceCommands.Sync(), WorkspaceCommands.Status(), DemoCommand.Create(),
+})
+    root.Subcommands.Add(command);
+
+return await root.Parse(args).InvokeAsync();

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
@@ -35,10 +34,8 @@ public static class AttributeJson
     public static JsonNode? FromAttribute(AttributeValue v)
     {
         if (v.S is not null) return JsonValue.Create(v.S);
-        if (v.N is not null)
-            return v.N.Contains('.') || v.N.Contains('e') || v.N.Contains('E')
-                ? JsonValue.Create(double.Parse(v.N, CultureInfo.InvariantCulture))
-                : JsonValue.Create(long.Parse(v.N, CultureInfo.InvariantCulture));
+        // Parsed as a JSON number, so readers can take it as int, long or double alike.
+        if (v.N is not null) return JsonNode.Parse(v.N);
         if (v.M is not null && (v.IsMSet || v.M.Count > 0)) return FromItem(v.M);
         if (v.L is not null && (v.IsLSet || v.L.Count > 0)) return new JsonArray(v.L.Select(FromAttribute).ToArray());
         if (v.SS is not null && v.SS.Count > 0) return new JsonArray(v.SS.Select(s => (JsonNode)JsonValue.Create(s)!).ToArray());

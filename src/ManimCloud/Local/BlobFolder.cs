@@ -68,6 +68,16 @@ public sealed class BlobFolder
         return await AddAsync(fs, null, ct);
     }
 
+    /// <summary>The blob's file as a seekable stream (for uploads that may need to re-send it).</summary>
+    public FileStream OpenFile(string sha256)
+    {
+        var path = PathOf(sha256);
+        if (!File.Exists(path))
+            throw new ManimCloudException(ErrorKind.NotFound, $"Blob {sha256} is missing from the local workspace ({Root}).",
+                "Run `manimcloud sync` to fetch it again from the cloud, or restore the workspace from backup.");
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous);
+    }
+
     public Stream OpenRead(string sha256)
     {
         var path = PathOf(sha256);

@@ -1,0 +1,79 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ManimCloud.Domain;
+using ManimCloud.Workspace;
+
+namespace ManimCloud.Cli;
+
+/// <summary>What a command produced: one JSON document for `--json`, and text for people.</summary>
+public sealed record CliResult(JsonNode Json, string Text, int ExitCode = 0);
+
+/// <summary>
+/// Runs every command the same way: load options, open the client lazily, print one JSON document (with --json)
+/// or text on stdout, progress and errors on stderr, and exit with the error's class (2 input, 3 not found, 4 conflict,
+/// 5 auth, 6 unavailable, 1 other).
+/// </summary>
+public sealed class CliContext : IDisposable
+{
+    public static readonly Option<bool> JsonOption = new("--json") { Description = "Print exactly one JSON document on stdout (logs and progress stay on stderr).", Recursive = true };
+
+    private ManimCloudClient? _client;
+    private ManimCloudOptions? _options;
+    public bool Json { get; init; }
+
+    public ManimCloudOptions Options => _options ??= ManimCloudOptions.Load();
+    public ManimCloudClient Client => _client ??= ManimCloudClient.Open(Options);
+
+    public void Progress(string message)
+    {
+        if (!Json || !Console.IsErrorRedirected) Console.Error.WriteLine(message);
+        else Console.Error.WriteLine(message);
+    }
+
+    public void Dispose() => _client?.Dispose();
+
+    public static void Bind(Command command, Func<ParseResult, CliContext, CancellationToken, Task<CliResult>> body)
+    {
+        command.SetAction(async (parse, ct) =>
+        {
+            var json = parse.GetValue(JsonOption);
+            using var context = new CliContext { Json = json };
+            try
+            {
+                var result = await body(parse, context, ct);
+                if (json) Console.Out.WriteLine(result.Json.ToJsonString(JsonOut));
+                else if (result.Text.Length > 0) Console.Out.WriteLine(result.Text);
+                return result.ExitCode;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return Fail(json, ErrorKind.Fatal, "Cancelled.", "Run the command again to continue; work already stored is kept.", 130);
+            }
+            catch (ManimCloudException e)
+            {
+                return Fail(json, e.Kind, e.Message, e.Hint, e.ExitCode);
+            }
+            catch (Exception e)
+            {
+                return Fail(json, ErrorKind.Fatal, $"Unexpected {e.GetType().Name}: {e.Message}",
+                    "This is a bug in manimcloud; please report it with the command you ran.", 1);
+            }
+        });
+    }
+
+    private static int Fail(bool json, ErrorKind kind, string message, string hint, int exitCode)
+    {
+        Console.Error.WriteLine($"error: {message}");
+        Console.Error.WriteLine($"  fix: {hint}");
+        if (json)
+            Console.Out.WriteLine(new JsonObject
+            {
+                ["ok"] = false,
+                ["error"] = new JsonObject { ["kind"] = System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(kind.ToString()), ["message"] = message, ["hint"] = hint },
+            }.ToJsonString(JsonOut));
+        return exitCode;
+    }
+
+    public static readonly JsonSerializerOptions JsonOut = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+}

@@ -1,0 +1,140 @@
+using System.Text.Json.Nodes;
+using ManimCloud.Domain;
+using ManimCloud.Metadata;
+using ManimCloud.Videos;
+
+namespace ManimCloud.Sync;
+
+/// <summary>
+/// One user-visible write, recorded in the outbox before it is applied anywhere. Its <see cref="Id"/> is stable,
+/// so applying it again after a crash finds the earlier result instead of doing the work twice.
+/// </summary>
+public abstract record Operation
+{
+    public required string Id { get; init; }
+    public required VideoId Video { get; init; }
+    public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
+    public abstract string Kind { get; }
+
+    public static string NewId() => Guid.NewGuid().ToString("N");
+
+    public JsonObject ToJson()
+    {
+        var j = new JsonObject { ["id"] = Id, ["video_id"] = Video.ToString(), ["kind"] = Kind, ["created_at"] = CreatedAt.ToString("O") };
+        WriteFields(j);
+        return j;
+    }
+
+    protected abstract void WriteFields(JsonObject j);
+
+    public static Operation FromJson(JsonNode j)
+    {
+        var id = (string)j["id"]!;
+        var video = VideoId.Parse((string?)j["video_id"]);
+        var created = DateTimeOffset.Parse((string)j["created_at"]!);
+        return (string?)j["kind"] switch
+        {
+            CreateVideo.KindName => new CreateVideo { Id = id, Video = video, CreatedAt = created, Record = RecordJson.VideoFromJson(j["record"]!) },
+            EditVideo.KindName => new EditVideo { Id = id, Video = video, CreatedAt = created, Edit = EditJson.FromJson(j["edit"]!) },
+            StoreMedia.KindName => new StoreMedia
+            {
+                Id = id, Video = video, CreatedAt = created, Project = ProjectId.Parse((string?)j["project_id"]),
+                Slot = j["scene"] is { } s ? MediaSlot.ForScene((int)s!) : MediaSlot.Full,
+                Version = (int)j["version"]!, Sha256 = (string)j["sha256"]!, Size = (long)j["size"]!,
+            },
+            StoreCode.KindName => new StoreCode
+            {
+                Id = id, Video = video, CreatedAt = created, Project = ProjectId.Parse((string?)j["project_id"]),
+                Sha256 = (string)j["sha256"]!, Size = (long)j["size"]!, Author = (string?)j["author"] ?? "",
+                Lock = Enum.Parse<LockMode>((string?)j["lock"] ?? "None"),
+                LockedUntil = j["locked_until"] is { } u ? DateTimeOffset.Parse((string)u!) : null,
+            },
+            var other => throw new ManimCloudException(ErrorKind.Fatal, $"Outbox entry {id} has unknown kind '{other}'.",
+                "It was written by a newer ManimCloud; upgrade to apply it."),
+        };
+    }
+}
+
+public sealed record CreateVideo : Operation
+{
+    public const string KindName = "create_video";
+    public override string Kind => KindName;
+    public required VideoRecord Record { get; init; }
+    protected override void WriteFields(JsonObject j) => j["record"] = RecordJson.ToJson(Record);
+}
+
+public sealed record EditVideo : Operation
+{
+    public const string KindName = "edit_video";
+    public override string Kind => KindName;
+    public required VideoEdit Edit { get; init; }
+    protected override void WriteFields(JsonObject j) => j["edit"] = EditJson.ToJson(Edit);
+}
+
+/// <summary>A rendered clip or full video, whose bytes are already in the workspace blob folder.</summary>
+public sealed record StoreMedia : Operation
+{
+    public const string KindName = "store_media";
+    public override string Kind => KindName;
+    public required ProjectId Project { get; init; }
+    public required MediaSlot Slot { get; init; }
+    public required int Version { get; init; }
+    public required string Sha256 { get; init; }
+    public required long Size { get; init; }
+    public string Key => Slot.IsFull ? ObjectLayout.FullVideoKey(Project, Video, Version) : ObjectLayout.ClipKey(Project, Video, Version, Slot.Scene!.Value);
+    protected override void WriteFields(JsonObject j)
+    {
+        j["project_id"] = Project.ToString();
+        j["scene"] = Slot.Scene;
+        j["version"] = Version;
+        j["sha256"] = Sha256;
+        j["size"] = Size;
+    }
+}
+
+/// <summary>A new version of a video's code, whose bytes are already in the blob folder. Its number is allocated where it is applied.</summary>
+public sealed record StoreCode : Operation
+{
+    public const string KindName = "store_code";
+    public override string Kind => KindName;
+    public required ProjectId Project { get; init; }
+    public required string Sha256 { get; init; }
+    public required long Size { get; init; }
+    public string Author { get; init; } = "";
+    public LockMode Lock { get; init; } = LockMode.None;
+    public DateTimeOffset? LockedUntil { get; init; }
+    protected override void WriteFields(JsonObject j)
+    {
+        j["project_id"] = Project.ToString();
+        j["sha256"] = Sha256;
+        j["size"] = Size;
+        j["author"] = Author;
+        j["lock"] = Lock.ToString();
+        j["locked_until"] = LockedUntil?.ToString("O");
+    }
+}
+
+internal static class EditJson
+{
+    public static JsonObject ToJson(VideoEdit e)
+    {
+        var j = new JsonObject { ["edited_at"] = e.EditedAt.ToString("O") };
+        if (e.Title is { } t) j["title"] = new JsonObject { ["from"] = t.From, ["to"] = t.To };
+        if (e.Description is { } d) j["description"] = new JsonObject { ["from"] = d.From, ["to"] = d.To };
+        if (e.Tags is { } g) j["tags"] = new JsonObject { ["from"] = Array(g.From), ["to"] = Array(g.To) };
+        if (e.Status is { } s) j["status"] = new JsonObject { ["from"] = s.From.ToWire(), ["to"] = s.To.ToWire() };
+        return j;
+    }
+
+    private static JsonArray Array(IReadOnlyList<string> values) => new(values.Select(v => (JsonNode)JsonValue.Create(v)!).ToArray());
+    private static IReadOnlyList<string> List(JsonNode? n) => n!.AsArray().Select(x => (string)x!).ToList();
+
+    public static VideoEdit FromJson(JsonNode j) => new()
+    {
+        EditedAt = DateTimeOffset.Parse((string)j["edited_at"]!),
+        Title = j["title"] is { } t ? new((string)t["from"]!, (string)t["to"]!) : null,
+        Description = j["description"] is { } d ? new((string)d["from"]!, (string)d["to"]!) : null,
+        Tags = j["tags"] is { } g ? new(List(g["from"]), List(g["to"])) : null,
+        Status = j["status"] is { } s ? new(VideoStatuses.Parse((string)s["from"]!), VideoStatuses.Parse((string)s["to"]!)) : null,
+    };
+}

@@ -1,0 +1,161 @@
+using ManimCloud.Code;
+using ManimCloud.Domain;
+using ManimCloud.Local;
+using ManimCloud.Storage;
+using ManimCloud.Videos;
+
+namespace ManimCloud.Sync;
+
+/// <summary>What applying an operation produced: the record, and for code the version number it got.</summary>
+public sealed record OperationResult(VideoRecord? Video, CodeVersion? Code, MediaFile? Media);
+
+/// <summary>
+/// Applies an operation to one backend — the local workspace or the cloud — with the same code for both.
+/// Every path is idempotent by operation id or by content, so a replay after a crash is harmless.
+/// </summary>
+public sealed class OperationApplier(BlobFolder blobs)
+{
+    public Task<OperationResult> ApplyAsync(Operation op, Backend target, int? preferredCodeVersion, CancellationToken ct) => op switch
+    {
+        CreateVideo c => CreateAsync(c, target, ct),
+        EditVideo e => EditAsync(e, target, ct),
+        StoreMedia m => StoreMediaAsync(m, target, ct),
+        StoreCode s => StoreCodeAsync(s, target, preferredCodeVersion, ct),
+        _ => throw new ArgumentOutOfRangeException(nameof(op), op.Kind, "unknown operation"),
+    };
+
+    private static async Task<OperationResult> CreateAsync(CreateVideo op, Backend target, CancellationToken ct)
+    {
+        try
+        {
+            return new(await target.Metadata.CreateVideoAsync(op.Record, ct), null, null);
+        }
+        catch (ManimCloudException e) when (e.Kind == ErrorKind.Conflict)
+        {
+            // Video ids are generated once per create: an existing record with this id is this operation's earlier result.
+            return new(await VideoRecords.RequireAsync(target.Metadata, op.Video, ct), null, null);
+        }
+    }
+
+    private static async Task<OperationResult> EditAsync(EditVideo op, Backend target, CancellationToken ct)
+    {
+        var result = await VideoRecords.ChangeAsync(target.Metadata, op.Video, current =>
+        {
+            if (op.Edit.IsAppliedIn(current)) return null;
+            var conflicts = op.Edit.ConflictsWith(current);
+            if (conflicts.Count > 0)
+                throw new ManimCloudException(ErrorKind.Conflict,
+                    $"Video {op.Video} was changed by someone else in {target.Name} ({string.Join(", ", conflicts)}); the edit was not applied.",
+                    "Read the video again (`video show`) and reapply your change.");
+            if (op.Edit.Status is { } s) VideoStatuses.EnsureCanMove(current.Status, s.To);
+            return op.Edit.ApplyTo(current);
+        }, ct);
+        return new(result, null, null);
+    }
+
+    private async Task<OperationResult> StoreMediaAsync(StoreMedia op, Backend target, CancellationToken ct)
+    {
+        var media = new MediaFile(op.Key, op.Size, op.Sha256, op.Version, op.CreatedAt);
+        var head = await target.Videos.HeadAsync(op.Key, ct);
+        if (head?.Sha256 != op.Sha256)
+        {
+            var write = new ObjectWrite(op.Key, op.Slot.IsFull ? ObjectKind.FullVideo : ObjectKind.SceneClip, "video/mp4",
+                MediaMetadata(op), op.Sha256, op.Size);
+            await PutBlobAsync(target.Videos, write, ct);
+        }
+        var record = await VideoRecords.ChangeAsync(target.Metadata, op.Video, current =>
+            current.Media.TryGetValue(op.Slot.Name, out var existing) && existing.Key == media.Key && existing.Sha256 == media.Sha256
+                ? null
+                : current with
+                {
+                    Media = new Dictionary<string, MediaFile>(current.Media) { [op.Slot.Name] = media },
+                    UpdatedAt = Later(current.UpdatedAt, op.CreatedAt),
+                }, ct);
+        return new(record, null, media);
+    }
+
+    public static Dictionary<string, string> MediaMetadata(StoreMedia op) => new()
+    {
+        [ObjectMetadataKeys.Project] = op.Project.ToString(),
+        [ObjectMetadataKeys.Video] = op.Video.ToString(),
+        [ObjectMetadataKeys.Scene] = op.Slot.Scene?.ToString() ?? "full",
+        [ObjectMetadataKeys.Version] = op.Version.ToString(),
+    };
+
+    public static Dictionary<string, string> CodeMetadata(StoreCode op, int version) => new()
+    {
+        [ObjectMetadataKeys.Project] = op.Project.ToString(),
+        [ObjectMetadataKeys.Video] = op.Video.ToString(),
+        [ObjectMetadataKeys.Version] = version.ToString(),
+        [ObjectMetadataKeys.Author] = Uri.EscapeDataString(op.Author),
+    };
+
+    private async Task<OperationResult> StoreCodeAsync(StoreCode op, Backend target, int? preferred, CancellationToken ct)
+    {
+        var version = await CodeVersioning.FindByOperationAsync(target.Metadata, op.Video, op.Id, ct);
+        if (version is null)
+        {
+            var draft = new CodeVersion
+            {
+                Video = op.Video, Version = 0, Key = "", Size = op.Size, Sha256 = op.Sha256, CreatedAt = op.CreatedAt,
+                Author = op.Author, Lock = op.Lock, LockedUntil = op.LockedUntil, OperationId = op.Id,
+            };
+            version = await CodeVersioning.ClaimAsync(target.Metadata, draft, n => ObjectLayout.CodeKey(op.Project, op.Video, n), preferred, ct);
+            try
+            {
+                await StoreCodeObjectAsync(op, version, target, ct);
+            }
+            catch
+            {
+                // Nothing may point at an object that was never stored: withdraw the claim (this operation's only).
+                await target.Metadata.RemoveCodeVersionAsync(op.Video, version.Version, op.Id, CancellationToken.None);
+                throw;
+            }
+        }
+        else
+        {
+            var head = await target.Code.HeadAsync(version.Key, ct);
+            if (head?.Sha256 != op.Sha256) await StoreCodeObjectAsync(op, version, target, ct);
+        }
+        var v = version;
+        var record = await VideoRecords.ChangeAsync(target.Metadata, op.Video, current =>
+            current.CodePaths.TryGetValue(v.Version, out var path) && path == v.Key && current.CurrentVersion >= v.Version
+                ? null
+                : current with
+                {
+                    CurrentVersion = Math.Max(current.CurrentVersion, v.Version),
+                    CodePaths = new Dictionary<int, string>(current.CodePaths) { [v.Version] = v.Key },
+                    Status = current.Status == VideoStatus.Created ? VideoStatus.CodeReady : current.Status,
+                    UpdatedAt = Later(current.UpdatedAt, op.CreatedAt),
+                }, ct);
+        return new(record, version, null);
+    }
+
+    private async Task StoreCodeObjectAsync(StoreCode op, CodeVersion version, Backend target, CancellationToken ct)
+    {
+        var write = new ObjectWrite(version.Key, ObjectKind.Code, "text/x-python; charset=utf-8",
+            CodeMetadata(op, version.Version), op.Sha256, op.Size);
+        await PutBlobAsync(target.Code, write, ct);
+        if (op.Lock != LockMode.None)
+        {
+            if (target.Code is not IObjectLockStore lockable)
+                throw new ManimCloudException(ErrorKind.ClientError, $"{target.Code.Name} cannot lock objects.",
+                    "Use a store with Object Lock (the code bucket made by `manimcloud provision`).");
+            await lockable.LockAsync(version.Key, null, new ObjectLock(op.Lock, op.LockedUntil), ct);
+        }
+    }
+
+    /// <summary>Stores a workspace blob in a store: the local store indexes it in place, others upload the file.</summary>
+    private async Task PutBlobAsync(IObjectStore store, ObjectWrite write, CancellationToken ct)
+    {
+        if (store is LocalObjectStore local && ReferenceEquals(local.Blobs, blobs))
+        {
+            local.PutExistingBlob(write);
+            return;
+        }
+        await using var content = blobs.OpenFile(write.Sha256);
+        await store.PutAsync(write, content, ct);
+    }
+
+    private static DateTimeOffset Later(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+}
