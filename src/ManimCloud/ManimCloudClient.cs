@@ -232,9 +232,14 @@ public sealed class ManimCloudClient : IDisposable
     private async Task<OperationResult> ApplyEverywhereAsync(Operation op, CancellationToken ct)
     {
         OperationResult? cloud = null;
-        if (Cloud is not null) cloud = await _applier.ApplyAsync(op, Cloud, null, ct);
+        if (Cloud is not null)
+        {
+            cloud = await _applier.ApplyAsync(op, Cloud, null, ct);
+            // The workspace mirrors the cloud's record (which other workers may have changed too) before it applies
+            // the operation itself, so the local copy ends up equal to the authority's.
+            if (cloud.Video is not null) await Local.Metadata.PutVideosAsync([cloud.Video], ct);
+        }
         var local = await _applier.ApplyAsync(op, Local, cloud?.Code?.Version, ct);
-        if (cloud is not null && cloud.Video is not null) await Local.Metadata.PutVideosAsync([cloud.Video], ct);
         return cloud ?? local;
     }
 

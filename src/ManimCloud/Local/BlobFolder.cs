@@ -78,13 +78,13 @@ public sealed class BlobFolder
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous);
     }
 
-    public Stream OpenRead(string sha256)
+    public Stream OpenRead(string sha256, string? what = null)
     {
         var path = PathOf(sha256);
         if (!File.Exists(path))
             throw new ManimCloudException(ErrorKind.NotFound, $"Blob {sha256} is missing from the local workspace ({Root}).",
                 "Run `manimcloud sync` to fetch it again from the cloud, or restore the workspace from backup.");
         return new VerifyingStream(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan | FileOptions.Asynchronous),
-            sha256, $"local blob {sha256}");
+            sha256, what ?? $"local blob {sha256}");
     }
 }

@@ -60,7 +60,7 @@ public sealed class LocalObjectStore(Catalog catalog, BlobFolder blobs, string s
         if (row is null)
             throw new ManimCloudException(ErrorKind.NotFound, $"{Name}/{key}{(versionId is null ? "" : $" (version {versionId})")} does not exist.",
                 "Check the key; `manimcloud video show` and `code history` list what is stored.");
-        return Task.FromResult(blobs.OpenRead(row.Value.Object.Sha256!));
+        return Task.FromResult(blobs.OpenRead(row.Value.Object.Sha256!, $"{Name}/{key}"));
     }
 
     public Task DeleteAsync(string key, CancellationToken ct)

@@ -1,0 +1,150 @@
+using ManimCloud.Code;
+using ManimCloud.Domain;
+using ManimCloud.Metadata;
+
+namespace ManimCloud.Tests.Conformance;
+
+/// <summary>One metadata contract (SPEC R2, R3), run unchanged against SQLite and DynamoDB.</summary>
+public abstract class MetadataStoreConformance : IAsyncLifetime
+{
+    protected IBackendUnderTest Subject = null!;
+    protected abstract Task<IBackendUnderTest> CreateAsync();
+    private IMetadataStore Store => Subject.Backend.Metadata;
+    private static readonly CancellationToken Ct = CancellationToken.None;
+
+    public async Task InitializeAsync() => Subject = await CreateAsync();
+    public async Task DisposeAsync() => await Subject.DisposeAsync();
+
+    private static VideoRecord NewVideo(string project = "proj-a", DateTimeOffset? created = null, string title = "Title") => new()
+    {
+        Id = VideoId.New(), Project = ProjectId.Parse(project), Title = title, Description = "d",
+        Tags = ["t1", "t2"], CreatedAt = created ?? DateTimeOffset.UtcNow, UpdatedAt = created ?? DateTimeOffset.UtcNow,
+        Media = new Dictionary<string, MediaFile> { ["scene_001"] = new("videos/x/scene_001.mp4", 10, "ab", 1, DateTimeOffset.UtcNow) },
+        Stats = new Dictionary<string, double> { ["render_seconds"] = 1.5 },
+    };
+
+    private static CodeVersion Version(VideoId video, int n, string op) => new()
+    {
+        Video = video, Version = n, Key = $"code/p/{video}/{video}_v{n}.py", Size = n, Sha256 = new string('a', 64),
+        CreatedAt = DateTimeOffset.UtcNow, Author = "me", OperationId = op,
+    };
+
+    [Fact]
+    public async Task A_created_video_reads_back_field_for_field()
+    {
+        var v = NewVideo();
+        var stored = await Store.CreateVideoAsync(v, Ct);
+        Assert.Equal(1, stored.Revision);
+        var back = await Store.GetVideoAsync(v.Id, Ct);
+        Assert.NotNull(back);
+        Assert.Equal(RecordJson.ToJson(stored).ToJsonString(), RecordJson.ToJson(back!).ToJsonString());
+    }
+
+    [Fact]
+    public async Task Creating_the_same_id_twice_is_a_conflict()
+    {
+        var v = NewVideo();
+        await Store.CreateVideoAsync(v, Ct);
+        var e = await Assert.ThrowsAnyAsync<ManimCloudException>(() => Store.CreateVideoAsync(v with { Title = "other" }, Ct));
+        Assert.Equal(ErrorKind.Conflict, e.Kind);
+        Assert.Equal("Title", (await Store.GetVideoAsync(v.Id, Ct))!.Title);
+    }
+
+    [Fact]
+    public async Task A_stale_update_is_detected_and_never_overwrites()
+    {
+        var v = await Store.CreateVideoAsync(NewVideo(), Ct);
+        var first = await Store.UpdateVideoAsync(v with { Title = "first" }, v.Revision, Ct);
+        Assert.Equal(2, first.Revision);
+        // A second writer that read revision 1 tries to write: refused, and the first write stays.
+        await Assert.ThrowsAsync<ConcurrencyConflictException>(() => Store.UpdateVideoAsync(v with { Title = "stale" }, v.Revision, Ct));
+        Assert.Equal("first", (await Store.GetVideoAsync(v.Id, Ct))!.Title);
+    }
+
+    [Fact]
+    public async Task Updating_a_missing_video_is_refused()
+    {
+        await Assert.ThrowsAsync<ConcurrencyConflictException>(() => Store.UpdateVideoAsync(NewVideo(), 1, Ct));
+    }
+
+    [Fact]
+    public async Task Project_listing_is_newest_first_and_pages_cover_everything_once()
+    {
+        var start = DateTimeOffset.UtcNow.AddHours(-1);
+        var created = new List<VideoRecord>();
+        for (var i = 0; i < 23; i++) created.Add(await Store.CreateVideoAsync(NewVideo("proj-list", start.AddSeconds(i)), Ct));
+        await Store.CreateVideoAsync(NewVideo("proj-other"), Ct);
+
+        var seen = new List<VideoId>();
+        string? token = null;
+        var pages = 0;
+        do
+        {
+            var page = await Store.ListVideosAsync(ProjectId.Parse("proj-list"), 5, token, Ct);
+            Assert.True(page.Items.Count <= 5);
+            seen.AddRange(page.Items.Select(v => v.Id));
+            token = page.NextToken;
+            pages++;
+        } while (token is not null && pages < 20);
+
+        Assert.Equal(created.OrderByDescending(v => v.CreatedAt).Select(v => v.Id), seen);
+    }
+
+    [Fact]
+    public async Task A_foreign_page_token_is_refused_clearly()
+    {
+        var e = await Assert.ThrowsAnyAsync<ManimCloudException>(() => Store.ListVideosAsync(ProjectId.Parse("p"), 5, "not-a-token!", Ct));
+        Assert.Equal(ErrorKind.InvalidInput, e.Kind);
+    }
+
+    [Fact]
+    public async Task Bulk_import_stores_every_record()
+    {
+        var videos = Enumerable.Range(0, 60).Select(i => NewVideo("proj-bulk", title: $"bulk {i}")).ToList();
+        await Store.PutVideosAsync(videos, Ct);
+        foreach (var v in videos) Assert.Equal(v.Title, (await Store.GetVideoAsync(v.Id, Ct))!.Title);
+    }
+
+    [Fact]
+    public async Task A_version_number_is_claimed_once_and_never_overwritten()
+    {
+        var video = VideoId.New();
+        Assert.True(await Store.TryAddCodeVersionAsync(Version(video, 1, "op-a"), Ct));
+        Assert.False(await Store.TryAddCodeVersionAsync(Version(video, 1, "op-b"), Ct));
+        Assert.Equal("op-a", (await Store.GetCodeVersionAsync(video, 1, Ct))!.OperationId);
+        Assert.True(await Store.TryAddCodeVersionAsync(Version(video, 2, "op-b"), Ct));
+        Assert.Equal([1, 2], (await Store.ListCodeVersionsAsync(video, Ct)).Select(v => v.Version));
+    }
+
+    [Fact]
+    public async Task Only_the_claiming_operation_can_withdraw_a_version()
+    {
+        var video = VideoId.New();
+        await Store.TryAddCodeVersionAsync(Version(video, 1, "op-a"), Ct);
+        await Store.RemoveCodeVersionAsync(video, 1, "op-b", Ct);
+        Assert.NotNull(await Store.GetCodeVersionAsync(video, 1, Ct));
+        await Store.RemoveCodeVersionAsync(video, 1, "op-a", Ct);
+        Assert.Null(await Store.GetCodeVersionAsync(video, 1, Ct));
+    }
+
+    [Fact]
+    public async Task Sixteen_racing_claims_get_sixteen_distinct_numbers()
+    {
+        var video = VideoId.New();
+        var claims = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() =>
+            CodeVersioning.ClaimAsync(Store, Version(video, 0, $"op-{i}"), n => $"k{n}", null, Ct))));
+        Assert.Equal(Enumerable.Range(1, 16), claims.Select(c => c.Version).OrderBy(n => n));
+        var stored = await Store.ListCodeVersionsAsync(video, Ct);
+        Assert.Equal(16, stored.Select(v => v.OperationId).Distinct().Count());
+    }
+}
+
+public sealed class SqliteMetadataStoreConformance : MetadataStoreConformance
+{
+    protected override Task<IBackendUnderTest> CreateAsync() => Task.FromResult<IBackendUnderTest>(new LocalBackendUnderTest());
+}
+
+public sealed class DynamoMetadataStoreConformance : MetadataStoreConformance
+{
+    protected override async Task<IBackendUnderTest> CreateAsync() => await AwsBackendUnderTest.CreateAsync();
+}

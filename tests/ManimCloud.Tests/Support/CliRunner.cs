@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace ManimCloud.Tests.Support;
+
+public sealed record CliRun(int ExitCode, string Stdout, string Stderr)
+{
+    /// <summary>The single JSON document `--json` promises on stdout (parsing fails if there is anything else).</summary>
+    public JsonNode Json => JsonNode.Parse(Stdout) ?? throw new InvalidOperationException("empty stdout");
+}
+
+/// <summary>Runs the real manimcloud CLI (the built ManimCloud.Cli.dll beside the tests) as a child process.</summary>
+public static class CliRunner
+{
+    public static string CliDll => System.IO.Path.Combine(AppContext.BaseDirectory, "ManimCloud.Cli.dll");
+
+    public static CliRun Run(IReadOnlyDictionary<string, string> env, params string[] args) => Start(env, args).Finish();
+
+    public static Running Start(IReadOnlyDictionary<string, string> env, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(CliDll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        // A clean slate: no configuration leaks in from the developer's shell.
+        foreach (var k in psi.Environment.Keys.Where(k => k.StartsWith("MANIMCLOUD_") || k.StartsWith("AWS_")).ToList()) psi.Environment.Remove(k);
+        foreach (var (k, v) in env) psi.Environment[k] = v;
+        var p = Process.Start(psi)!;
+        return new Running(p, p.StandardOutput.ReadToEndAsync(), p.StandardError.ReadToEndAsync());
+    }
+
+    public sealed record Running(Process Process, Task<string> Stdout, Task<string> Stderr)
+    {
+        public CliRun Finish()
+        {
+            if (!Process.WaitForExit(180_000)) { Process.Kill(true); throw new TimeoutException("manimcloud did not finish within 180 s"); }
+            return new CliRun(Process.ExitCode, Stdout.Result, Stderr.Result);
+        }
+    }
+
+    public static Dictionary<string, string> LocalEnv(string home) => new() { ["MANIMCLOUD_HOME"] = home };
+}
+
+/// <summary>The AWS CLI as an independent client, pointed at moto.</summary>
+public static class AwsCli
+{
+    public static (int ExitCode, string Stdout, string Stderr) Run(params string[] args)
+    {
+        var psi = new ProcessStartInfo("aws") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("--endpoint-url");
+        psi.ArgumentList.Add(MotoServer.Endpoint);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["AWS_ACCESS_KEY_ID"] = "testing";
+        psi.Environment["AWS_SECRET_ACCESS_KEY"] = "testing";
+        psi.Environment["AWS_DEFAULT_REGION"] = "us-east-1";
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.WaitForExit(120_000);
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public static JsonNode Json(params string[] args)
+    {
+        var (code, stdout, stderr) = Run(args);
+        if (code != 0) throw new InvalidOperationException($"aws {string.Join(' ', args)} failed: {stderr}");
+        return JsonNode.Parse(stdout)!;
+    }
+}
