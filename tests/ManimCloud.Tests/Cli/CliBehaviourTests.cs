@@ -1,0 +1,84 @@
+using Amazon.KeyManagementService;
+using Amazon.KeyManagementService.Model;
+using ManimCloud.Tests.Support;
+
+namespace ManimCloud.Tests.Cli;
+
+public class CliBehaviourTests
+{
+    [Fact]
+    public void The_demo_runs_on_the_embedded_default_and_verifies_every_byte()
+    {
+        using var home = new TempDir();
+        var r = CliRunner.Run(CliRunner.LocalEnv(home.Path), "demo", "--scenes", "2", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("local", (string)r.Json["mode"]!);
+        var verified = r.Json["verified"]!.AsArray();
+        Assert.Equal(4, verified.Count); // 2 clips, the full video, the code versions
+        Assert.All(verified, v => Assert.True((bool)v!["equal"]!));
+        Assert.Equal(2, (int)r.Json["video"]!["current_version"]!);
+        Assert.Equal("uploaded", (string)r.Json["video"]!["status"]!);
+        Assert.Contains("created video", r.Stderr); // progress goes to stderr, never into the JSON
+    }
+
+    [Fact]
+    public void A_stale_update_through_the_CLI_is_refused_with_exit_code_4()
+    {
+        using var home = new TempDir();
+        var env = CliRunner.LocalEnv(home.Path);
+        var id = (string)CliRunner.Run(env, "video", "create", "--project", "occ", "--title", "first", "--json").Json["video_id"]!;
+        var ok = CliRunner.Run(env, "video", "update", id, "--title", "second", "--if-revision", "1", "--json");
+        Assert.True(ok.ExitCode == 0, ok.Stderr);
+        Assert.Equal(2, (int)ok.Json["revision"]!);
+        var stale = CliRunner.Run(env, "video", "update", id, "--title", "third", "--if-revision", "1", "--json");
+        Assert.Equal(4, stale.ExitCode);
+        Assert.Contains("revision 2, not 1", stale.Stderr);
+        Assert.Equal("second", (string)CliRunner.Run(env, "video", "show", id, "--json").Json["title"]!);
+    }
+
+    [Fact]
+    public void Video_list_pages_newest_first_with_a_continuation_token()
+    {
+        using var home = new TempDir();
+        var env = CliRunner.LocalEnv(home.Path);
+        var ids = Enumerable.Range(0, 5).Select(i =>
+            (string)CliRunner.Run(env, "video", "create", "--project", "paged", "--title", $"v{i}", "--tag", "x", "--json").Json["video_id"]!).ToList();
+        var page1 = CliRunner.Run(env, "video", "list", "--project", "paged", "--limit", "3", "--json").Json;
+        var next = (string)page1["next"]!;
+        var page2 = CliRunner.Run(env, "video", "list", "--project", "paged", "--limit", "3", "--next", next, "--json").Json;
+        Assert.Null(page2["next"]);
+        var listed = page1["videos"]!.AsArray().Concat(page2["videos"]!.AsArray()).Select(v => (string)v!["video_id"]!).ToList();
+        Assert.Equal(Enumerable.Reverse(ids), listed);
+    }
+
+    [Fact]
+    public async Task With_a_KMS_key_configured_objects_are_written_with_SSE_KMS()
+    {
+        var cloud = await TestCloud.CreateAsync();
+        using var kms = new AmazonKeyManagementServiceClient(new AmazonKeyManagementServiceConfig { ServiceURL = MotoServer.Endpoint });
+        var key = (await kms.CreateKeyAsync(new CreateKeyRequest { Description = "manimcloud test" })).KeyMetadata.Arn;
+        using var home = new TempDir();
+        var env = cloud.Environment(home.Path);
+        env["MANIMCLOUD_KMS_KEY"] = key;
+        var id = (string)CliRunner.Run(env, "video", "create", "--project", "kms", "--title", "t", "--json").Json["video_id"]!;
+        File.WriteAllText(home.File("s.py"), "print('secret')\n");
+        var put = CliRunner.Run(env, "code", "put", home.File("s.py"), "--video", id, "--json");
+        Assert.True(put.ExitCode == 0, put.Stderr);
+        var head = AwsCli.Json("s3api", "head-object", "--bucket", cloud.CodeBucket, "--key", (string)put.Json["key"]!);
+        Assert.Equal("aws:kms", (string)head["ServerSideEncryption"]!);
+        Assert.Equal(key, (string)head["SSEKMSKeyId"]!);
+        var get = CliRunner.Run(env, "code", "get", "--video", id, "--json");
+        Assert.Equal("print('secret')\n", (string)get.Json["content"]!);
+    }
+
+    [Fact]
+    public void Help_names_every_command_of_the_contract()
+    {
+        using var home = new TempDir();
+        var help = CliRunner.Run(CliRunner.LocalEnv(home.Path), "--help");
+        foreach (var verb in new[] { "init", "doctor", "config", "video", "code", "sync", "status", "demo" })
+            Assert.Contains(verb, help.Stdout);
+        var video = CliRunner.Run(CliRunner.LocalEnv(home.Path), "video", "--help");
+        foreach (var verb in new[] { "create", "put", "get", "show", "list", "update" }) Assert.Contains(verb, video.Stdout);
+    }
+}
