@@ -16,13 +16,16 @@ public sealed record CliResult(JsonNode Json, string Text, int ExitCode = 0);
 /// </summary>
 public sealed class CliContext : IDisposable
 {
+    public static readonly Option<bool> RequireCloudOption = new("--require-cloud") { Description = "Fail instead of queueing when a write cannot reach the cloud now (also MANIMCLOUD_REQUIRE_CLOUD=1).", Recursive = true };
+
     public static readonly Option<bool> JsonOption = new("--json") { Description = "Print exactly one JSON document on stdout (logs and progress stay on stderr).", Recursive = true };
 
     private ManimCloudClient? _client;
     private ManimCloudOptions? _options;
     public bool Json { get; init; }
 
-    public ManimCloudOptions Options => _options ??= ManimCloudOptions.Load();
+    public bool RequireCloud { get; init; }
+    public ManimCloudOptions Options => _options ??= RequireCloud ? ManimCloudOptions.Load() with { RequireCloud = true } : ManimCloudOptions.Load();
     public ManimCloudClient Client => _client ??= ManimCloudClient.Open(Options);
 
     public void Progress(string message)
@@ -38,7 +41,7 @@ public sealed class CliContext : IDisposable
         command.SetAction(async (parse, ct) =>
         {
             var json = parse.GetValue(JsonOption);
-            using var context = new CliContext { Json = json };
+            using var context = new CliContext { Json = json, RequireCloud = parse.GetValue(RequireCloudOption) };
             try
             {
                 var result = await body(parse, context, ct);
@@ -73,6 +76,22 @@ public sealed class CliContext : IDisposable
                 ["error"] = new JsonObject { ["kind"] = System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(kind.ToString()), ["message"] = message, ["hint"] = hint },
             }.ToJsonString(JsonOut));
         return exitCode;
+    }
+
+    /// <summary>Adds whether a write reached the cloud (`synced`) or waits in the outbox (`pending`, with the reason).</summary>
+    public static CliResult Written<T>(Written<T> written, JsonObject json, string text, bool cloudConfigured)
+    {
+        if (cloudConfigured)
+        {
+            json["synced"] = written.Synced;
+            json["pending"] = !written.Synced;
+            if (!written.Synced)
+            {
+                json["pending_reason"] = written.PendingReason;
+                Console.Error.WriteLine($"saved in the workspace; queued for the cloud ({written.PendingReason}). `manimcloud sync` sends it.");
+            }
+        }
+        return new CliResult(json, text);
     }
 
     public static readonly JsonSerializerOptions JsonOut = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

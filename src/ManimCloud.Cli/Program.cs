@@ -8,10 +8,11 @@ var root = new RootCommand("""
     MANIMCLOUD_CODE_BUCKET and MANIMCLOUD_TABLE set, writes also reach S3 and DynamoDB before they succeed.
     """);
 root.Options.Add(CliContext.JsonOption);
+root.Options.Add(CliContext.RequireCloudOption);
 foreach (var command in new[]
 {
     WorkspaceCommands.Init(), WorkspaceCommands.Doctor(), WorkspaceCommands.Config(),
-    VideoCommands.Create(), CodeCommands.Create(), WorkspaceCommands.Sync(), WorkspaceCommands.Status(), DemoCommand.Create(),
+    VideoCommands.Create(), CodeCommands.Create(), WorkspaceCommands.Sync(), WorkspaceCommands.Status(), WorkspaceCommands.Conflicts(), DemoCommand.Create(),
 })
     root.Subcommands.Add(command);
 

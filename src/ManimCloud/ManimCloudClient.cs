@@ -33,6 +33,10 @@ public sealed class ManimCloudClient : IDisposable
     public AwsClients? Aws { get; }
     private readonly OperationApplier _applier;
 
+    public BlobCache Cache { get; }
+    public CloudHealth Health { get; }
+    public SyncEngine? Sync { get; }
+
     private ManimCloudClient(ManimCloudOptions options)
     {
         options.EnsureValid();
@@ -44,28 +48,46 @@ public sealed class ManimCloudClient : IDisposable
             new SqliteMetadataStore(Catalog));
         Outbox = new Outbox(Catalog);
         Audit = new AuditLog(Catalog);
+        Health = new CloudHealth(Catalog);
+        Cache = new BlobCache(Catalog, Blobs, Outbox, options.CacheLimitBytes, options.CloudConfigured);
         _applier = new OperationApplier(Blobs);
         if (options.CloudConfigured)
         {
             Aws = new AwsClients(options);
-            var retry = new RetryPipeline(AwsErrors.Classify);
+            var retry = new RetryPipeline(AwsErrors.Classify, options.RetryBudget);
             var settings = new S3StoreSettings(options.KmsKey, options.UseStorageClasses, options.ChecksumMode == ChecksumMode.WhenSupported);
             Cloud = new Backend("aws",
                 new S3ObjectStore(Aws.S3, options.VideoBucket!, settings, retry),
                 new S3ObjectStore(Aws.S3, options.CodeBucket!, settings, retry),
                 new DynamoMetadataStore(Aws.DynamoDB, options.Table!, retry));
+            Sync = new SyncEngine(Local, Cloud, Outbox, _applier, Cache, Health, Audit, options.ConflictPolicy);
         }
     }
 
     public static ManimCloudClient Open(ManimCloudOptions options) => new(options);
     public static ManimCloudClient Open() => new(ManimCloudOptions.Load());
 
-    /// <summary>Where reads are answered: the cloud when configured (it sees every worker's writes), else the workspace.</summary>
-    private Backend Authority => Cloud ?? Local;
+    /// <summary>
+    /// Answers a read from the cloud when it is reachable (it sees every worker's writes), and from the workspace
+    /// when the cloud is not configured, is away, or has not yet received this video's queued changes.
+    /// </summary>
+    private async Task<T> ReadAsync<T>(VideoId? video, Func<Backend, Task<T>> read, CancellationToken ct)
+    {
+        if (Cloud is null || Health.IsDown(out _) || (video is { } v && Outbox.HasQueuedFor(v, ""))) return await read(Local);
+        try
+        {
+            return await read(Cloud);
+        }
+        catch (ManimCloudException e) when (e.IsRetryable)
+        {
+            Health.MarkDown();
+            return await read(Local);
+        }
+    }
 
     // ---------------------------------------------------------------- videos
 
-    public async Task<VideoRecord> CreateVideoAsync(ProjectId project, string title, string? description, IReadOnlyList<string>? tags, CancellationToken ct)
+    public async Task<Written<VideoRecord>> CreateVideoAsync(ProjectId project, string title, string? description, IReadOnlyList<string>? tags, CancellationToken ct)
     {
         VideoValidation.EnsureTitle(title);
         VideoValidation.EnsureDescription(description ?? "");
@@ -77,13 +99,14 @@ public sealed class ManimCloudClient : IDisposable
             Tags = tags?.Distinct().ToList() ?? [], Status = VideoStatus.Created, CreatedAt = now, UpdatedAt = now,
         };
         var op = new CreateVideo { Id = Operation.NewId(), Video = record.Id, Record = record };
-        return (await RunAsync(op, ct)).Video!;
+        return await RunAsync(op, r => r.Video!, ct);
     }
 
     public async Task<VideoRecord> GetVideoAsync(VideoId id, CancellationToken ct)
     {
-        var record = await VideoRecords.RequireAsync(Authority.Metadata, id, ct);
-        if (Cloud is not null) await Local.Metadata.PutVideosAsync([record], ct);
+        var fromCloud = false;
+        var record = await ReadAsync(id, async b => { fromCloud = b == Cloud; return await VideoRecords.RequireAsync(b.Metadata, id, ct); }, ct);
+        if (fromCloud) await Local.Metadata.PutVideosAsync([record], ct);
         return record;
     }
 
@@ -91,54 +114,59 @@ public sealed class ManimCloudClient : IDisposable
     {
         if (limit is < 1 or > 1000)
             throw new ManimCloudException(ErrorKind.InvalidInput, $"--limit {limit} is out of range.", "Use a limit from 1 to 1000.");
-        return await Authority.Metadata.ListVideosAsync(project, limit, pageToken, ct);
+        return await ReadAsync(null, b => b.Metadata.ListVideosAsync(project, limit, pageToken, ct), ct);
     }
 
     /// <summary>
     /// Changes descriptive fields. With <paramref name="expectedRevision"/>, refuses when the record has moved on
     /// (optimistic concurrency); without it, refuses only when a field being changed was changed by someone else.
     /// </summary>
-    public async Task<VideoRecord> UpdateVideoAsync(VideoId id, string? title, string? description, IReadOnlyList<string>? tags,
+    public async Task<Written<VideoRecord>> UpdateVideoAsync(VideoId id, string? title, string? description, IReadOnlyList<string>? tags,
         VideoStatus? status, long? expectedRevision, CancellationToken ct)
     {
-        var current = await VideoRecords.RequireAsync(Authority.Metadata, id, ct);
+        var current = await GetVideoAsync(id, ct);
         if (expectedRevision is { } rev && rev != current.Revision)
             throw new ConcurrencyConflictException(
                 $"Video {id} is at revision {current.Revision}, not {rev}; the update was not applied.",
                 "Read the video again (`video show`) and reapply your change.");
         var edit = VideoEdit.Against(current, title, description, tags?.Distinct().ToList(), status);
-        if (edit.IsEmpty) return current;
+        if (edit.IsEmpty) return new Written<VideoRecord>(current, !Outbox.HasQueuedFor(id, ""), null);
         var op = new EditVideo { Id = Operation.NewId(), Video = id, Edit = edit };
-        return (await RunAsync(op, ct)).Video!;
+        return await RunAsync(op, r => r.Video!, ct);
     }
 
-    public async Task<MediaFile> PutMediaAsync(VideoId id, MediaSlot slot, string path, CancellationToken ct)
+    public async Task<Written<MediaFile>> PutMediaAsync(VideoId id, MediaSlot slot, string path, CancellationToken ct)
     {
         MediaValidation.EnsureVideoFile(path);
-        var video = await VideoRecords.RequireAsync(Authority.Metadata, id, ct);
+        var video = await GetVideoAsync(id, ct);
         var version = Math.Max(1, video.CurrentVersion);
         var (sha, size) = await Blobs.AddFileAsync(path, ct);
+        Cache.Touch(sha, size, synced: false);
         var op = new StoreMedia { Id = Operation.NewId(), Video = id, Project = video.Project, Slot = slot, Version = version, Sha256 = sha, Size = size };
         ObjectMetadataKeys.EnsureWithinLimit(OperationApplier.MediaMetadata(op));
-        return (await RunAsync(op, ct)).Media!;
+        return await RunAsync(op, r => r.Media!, ct);
     }
 
     /// <summary>Writes a clip or the full video to <paramref name="outPath"/>, verified against its SHA-256; nothing is left at the path on failure.</summary>
     public async Task<MediaFile> GetMediaAsync(VideoId id, MediaSlot slot, int? version, string outPath, CancellationToken ct)
     {
-        var video = await VideoRecords.RequireAsync(Authority.Metadata, id, ct);
-        var n = version ?? (video.Media.TryGetValue(slot.Name, out var m) ? m.Version : Math.Max(1, video.CurrentVersion));
-        var key = slot.IsFull ? ObjectLayout.FullVideoKey(video.Project, id, n) : ObjectLayout.ClipKey(video.Project, id, n, slot.Scene!.Value);
-        var head = await Authority.Videos.HeadAsync(key, ct)
-            ?? throw new ManimCloudException(ErrorKind.NotFound, $"No {slot.Name} for version {n} of video {id} ({Authority.Videos.Name}/{key}).",
-                "`video show` lists the stored media; `video put` stores it.");
-        await WriteVerifiedAsync(head, Authority.Videos, outPath, ct);
-        return new MediaFile(key, head.Size, head.Sha256 ?? "", n, head.LastModified);
+        var (video, head) = await ReadAsync(id, async b =>
+        {
+            var v = await VideoRecords.RequireAsync(b.Metadata, id, ct);
+            var n = version ?? (v.Media.TryGetValue(slot.Name, out var m) ? m.Version : Math.Max(1, v.CurrentVersion));
+            var key = slot.IsFull ? ObjectLayout.FullVideoKey(v.Project, id, n) : ObjectLayout.ClipKey(v.Project, id, n, slot.Scene!.Value);
+            var h = await b.Videos.HeadAsync(key, ct)
+                ?? throw new ManimCloudException(ErrorKind.NotFound, $"No {slot.Name} for version {n} of video {id} ({b.Videos.Name}/{key}).",
+                    "`video show` lists the stored media; `video put` stores it.");
+            return (v, h);
+        }, ct);
+        await WriteVerifiedAsync(head, b => b.Videos, outPath, ct);
+        return new MediaFile(head.Key, head.Size, head.Sha256 ?? "", int.Parse(head.Metadata.GetValueOrDefault(ObjectMetadataKeys.Version, "0")), head.LastModified);
     }
 
     // ---------------------------------------------------------------- code
 
-    public async Task<CodeVersion> PutCodeAsync(VideoId id, string path, string? author, CodeLockRequest? lockRequest, CancellationToken ct)
+    public async Task<Written<CodeVersion>> PutCodeAsync(VideoId id, string path, string? author, CodeLockRequest? lockRequest, CancellationToken ct)
     {
         if (!File.Exists(path))
             throw new ManimCloudException(ErrorKind.InvalidInput, $"Code file '{path}' does not exist.", "Give the path of a .py file.");
@@ -151,20 +179,21 @@ public sealed class ManimCloudClient : IDisposable
         return await PutCodeAsync(id, bytes, author, lockRequest, ct);
     }
 
-    public async Task<CodeVersion> PutCodeAsync(VideoId id, byte[] content, string? author, CodeLockRequest? lockRequest, CancellationToken ct)
+    public async Task<Written<CodeVersion>> PutCodeAsync(VideoId id, byte[] content, string? author, CodeLockRequest? lockRequest, CancellationToken ct)
     {
         if (content.Length == 0)
             throw new ManimCloudException(ErrorKind.InvalidInput, "The code is empty.", "Store the scene's Manim code.");
         CodeVersioning.EnsureUtf8(content, "The code");
-        var video = await VideoRecords.RequireAsync(Authority.Metadata, id, ct);
-        var (sha, size) = await Blobs.AddAsync(new MemoryStream(content, writable: false), null, ct);
+        var video = await GetVideoAsync(id, ct);
         var op = new StoreCode
         {
-            Id = Operation.NewId(), Video = id, Project = video.Project, Sha256 = sha, Size = size,
+            Id = Operation.NewId(), Video = id, Project = video.Project, Sha256 = ContentHash.Sha256Hex(content), Size = content.Length,
             Author = author ?? Environment.UserName, Lock = lockRequest?.Mode ?? LockMode.None, LockedUntil = lockRequest?.RetainUntil,
         };
         ObjectMetadataKeys.EnsureWithinLimit(OperationApplier.CodeMetadata(op, int.MaxValue));
-        return (await RunAsync(op, ct)).Code!;
+        await Blobs.AddAsync(new MemoryStream(content, writable: false), op.Sha256, ct);
+        Cache.Touch(op.Sha256, op.Size, synced: false);
+        return await RunAsync(op, r => r.Code!, ct);
     }
 
     public async Task<(CodeVersion Version, byte[] Content)> GetCodeAsync(VideoId id, int? version, CancellationToken ct)
@@ -176,109 +205,178 @@ public sealed class ManimCloudClient : IDisposable
             ? history.FirstOrDefault(v => v.Version == n) ?? throw new ManimCloudException(ErrorKind.NotFound,
                 $"Video {id} has no code version {n}.", $"Versions stored: {string.Join(", ", history.Select(v => v.Version))}.")
             : history[^1];
-        var head = await Authority.Code.HeadAsync(chosen.Key, ct)
+        var head = await ReadAsync(id, b => b.Code.HeadAsync(chosen.Key, ct), ct)
             ?? throw new ManimCloudException(ErrorKind.NotFound, $"Code version {chosen.Version} of video {id} is recorded but its object {chosen.Key} is missing.",
                 "Recover it from a previous bucket version, or store the code again.");
         using var buffer = new MemoryStream();
-        await using (var s = await OpenVerifiedAsync(head, Authority.Code, ct)) await s.CopyToAsync(buffer, ct);
+        await using (var s = await OpenVerifiedAsync(head, b => b.Code, ct)) await s.CopyToAsync(buffer, ct);
         return (chosen, buffer.ToArray());
     }
 
-    public async Task<IReadOnlyList<CodeVersion>> CodeHistoryAsync(VideoId id, CancellationToken ct)
+    public Task<IReadOnlyList<CodeVersion>> CodeHistoryAsync(VideoId id, CancellationToken ct) => ReadAsync(id, async b =>
     {
-        await VideoRecords.RequireAsync(Authority.Metadata, id, ct);
-        var versions = await Authority.Metadata.ListCodeVersionsAsync(id, ct);
-        if (Authority.Code is IObjectLockStore locks)
+        await VideoRecords.RequireAsync(b.Metadata, id, ct);
+        var versions = await b.Metadata.ListCodeVersionsAsync(id, ct);
+        if (b.Code is not IObjectLockStore locks) return versions;
+        // Lock state comes from the store itself: a retention that ended is no longer a lock.
+        var now = DateTimeOffset.UtcNow;
+        var withLocks = new List<CodeVersion>(versions.Count);
+        foreach (var v in versions)
         {
-            // Lock state comes from the store itself: a retention that ended is no longer a lock.
-            var now = DateTimeOffset.UtcNow;
-            var withLocks = new List<CodeVersion>(versions.Count);
-            foreach (var v in versions)
-            {
-                var l = v.Lock == LockMode.None ? ObjectLock.None : await locks.GetLockAsync(v.Key, null, ct);
-                withLocks.Add(l.IsActive(now) ? v with { Lock = l.Mode, LockedUntil = l.RetainUntil } : v with { Lock = LockMode.None, LockedUntil = null });
-            }
-            return withLocks;
+            var l = v.Lock == LockMode.None ? ObjectLock.None : await locks.GetLockAsync(v.Key, null, ct);
+            withLocks.Add(l.IsActive(now) ? v with { Lock = l.Mode, LockedUntil = l.RetainUntil } : v with { Lock = LockMode.None, LockedUntil = null });
         }
-        return versions;
-    }
+        return (IReadOnlyList<CodeVersion>)withLocks;
+    }, ct);
 
-    // ---------------------------------------------------------------- outbox
+    /// <summary>Whether this version was made in the workspace and has not reached the cloud yet (its number is provisional).</summary>
+    public bool IsPending(CodeVersion version) =>
+        Outbox.List().Any(e => e.Operation.Id == version.OperationId);
 
-    /// <summary>Applies operations left in the outbox by an interrupted command, oldest first.</summary>
-    public async Task<SyncReport> SyncAsync(CancellationToken ct)
+    // ---------------------------------------------------------------- sync
+
+    /// <summary>Drains the outbox to the cloud (SPEC R10). In local-only mode, finishes operations a crash interrupted.</summary>
+    public async Task<SyncReport> SyncAsync(IProgress<SyncProgress>? progress, CancellationToken ct)
     {
-        var applied = 0;
-        var failed = new List<string>();
-        foreach (var entry in Outbox.List(Outbox.Pending))
+        if (Sync is null)
         {
-            try
+            // Local-only: the outbox holds only operations interrupted by a crash; finish them in the workspace.
+            var applied = 0;
+            foreach (var entry in Outbox.List())
             {
-                await ApplyEverywhereAsync(entry.Operation, ct);
+                await _applier.ApplyAsync(entry.Operation, Local, ApplyOptions.Default, ct);
                 Outbox.Remove(entry.Operation.Id);
                 applied++;
             }
-            catch (ManimCloudException e)
-            {
-                Outbox.RecordFailure(entry.Operation.Id, e.Message, park: !e.IsRetryable);
-                failed.Add($"{entry.Operation.Kind} {entry.Operation.Video}: {e.Message}");
-                if (e.IsRetryable) break; // the cloud is away: later entries (same video, same order) must wait
-            }
+            return new SyncReport(applied, [], 0, [], 0, 0, []);
         }
-        Audit.Record("sync", Cloud?.Name ?? "workspace", failed.Count == 0 ? "ok" : "partial", $"applied {applied}, failed {failed.Count}");
-        return new SyncReport(applied, failed, Outbox.List().Count);
+        var report = await Sync.DrainAsync(null, progress, ct);
+        Cache.Evict();
+        return report;
     }
 
-    private async Task<OperationResult> ApplyEverywhereAsync(Operation op, CancellationToken ct)
-    {
-        OperationResult? cloud = null;
-        if (Cloud is not null)
-        {
-            cloud = await _applier.ApplyAsync(op, Cloud, null, ct);
-            // The workspace mirrors the cloud's record (which other workers may have changed too) before it applies
-            // the operation itself, so the local copy ends up equal to the authority's.
-            if (cloud.Video is not null) await Local.Metadata.PutVideosAsync([cloud.Video], ct);
-        }
-        var local = await _applier.ApplyAsync(op, Local, cloud?.Code?.Version, ct);
-        return cloud ?? local;
-    }
+    public Task<SyncReport> SyncAsync(CancellationToken ct) => SyncAsync(null, ct);
 
-    private async Task<OperationResult> RunAsync(Operation op, CancellationToken ct)
+    public IReadOnlyList<OutboxEntry> Conflicts() => Outbox.List(Outbox.Conflicted);
+
+    public Task ResolveConflictAsync(string operationId, bool keepLocal, CancellationToken ct) =>
+        (Sync ?? throw new ManimCloudException(ErrorKind.ClientError, "There are no conflicts in local-only mode.", "Configure the cloud first."))
+            .ResolveAsync(operationId, keepLocal, ct);
+
+    /// <summary>
+    /// The write path. The operation is recorded first; with the cloud reachable and nothing queued ahead of it for
+    /// this video, it goes to the cloud and then the workspace before this returns. If the cloud refuses it for good,
+    /// it is withdrawn whole. If the cloud is away, it is applied to the workspace and stays queued for `sync`
+    /// (unless the caller demands the upload: <see cref="ManimCloudOptions.RequireCloud"/>).
+    /// </summary>
+    private async Task<Written<T>> RunAsync<T>(Operation op, Func<OperationResult, T> pick, CancellationToken ct)
     {
         Outbox.Add(op);
-        try
+        if (Sync is null)
         {
-            var result = await ApplyEverywhereAsync(op, ct);
+            var local = await _applier.ApplyAsync(op, Local, ApplyOptions.Default, ct);
             Outbox.Remove(op.Id);
-            Audit.Record(op.Kind, op.Video.ToString(), "ok", Cloud is null ? "workspace" : "workspace+aws");
-            return result;
+            Audit.Record(op.Kind, op.Video.ToString(), "ok", "workspace");
+            return new Written<T>(pick(local), true, null);
         }
-        catch (Exception e)
+
+        string? reason = null;
+        var queuedAhead = Outbox.HasQueuedFor(op.Video, op.Id);
+        if (Options.RequireCloud || (!queuedAhead && !Health.IsDown(out _)))
         {
-            // The cloud must accept a write before it is reported done; a refused write is withdrawn whole.
-            Outbox.Remove(op.Id);
-            Audit.Record(op.Kind, op.Video.ToString(), "failed", e.Message);
-            throw;
+            try
+            {
+                if (queuedAhead) await DrainOrFailAsync(op.Video, ct); // RequireCloud: earlier work first, in order
+                var (result, _) = await Sync.ApplyEverywhereAsync(op, localApplied: false, ApplyOptions.Default, ct);
+                Outbox.Remove(op.Id);
+                Audit.Record(op.Kind, op.Video.ToString(), "ok", "workspace+aws");
+                Cache.Evict();
+                return new Written<T>(pick(result), true, null);
+            }
+            catch (Exception e) when (Options.RequireCloud || e is not ManimCloudException { IsRetryable: true })
+            {
+                // Refused for good (or the caller demands the cloud): nothing of it may remain anywhere.
+                Outbox.Remove(op.Id);
+                Audit.Record(op.Kind, op.Video.ToString(), "failed", e.Message);
+                throw;
+            }
+            catch (ManimCloudException e)
+            {
+                Health.MarkDown();
+                reason = e.Message;
+            }
         }
+        reason ??= queuedAhead ? "earlier changes to this video are still waiting for the cloud" : "the cloud was unreachable moments ago";
+
+        // Local-first: the workspace takes it now; `sync` takes it to the cloud later, in order.
+        var applied = await _applier.ApplyAsync(op, Local, ApplyOptions.Default, ct);
+        Outbox.MarkLocalApplied(op.Id, reason);
+        Audit.Record(op.Kind, op.Video.ToString(), "queued", reason);
+        if (queuedAhead && !Health.IsDown(out _))
+        {
+            // The cloud may be back: try this video's queue now, so the caller sees it synced when possible.
+            var report = await Sync.DrainAsync(op.Video, null, ct);
+            if (Outbox.Find(op.Id) is null)
+            {
+                var synced = await ResultAfterSyncAsync(op, applied, ct);
+                return new Written<T>(pick(synced), true, null);
+            }
+            reason = report.Failures.LastOrDefault() ?? reason;
+        }
+        return new Written<T>(pick(applied), false, reason);
+    }
+
+    private async Task DrainOrFailAsync(VideoId video, CancellationToken ct)
+    {
+        var report = await Sync!.DrainAsync(video, null, ct);
+        if (Outbox.List().Any(e => e.Operation.Video == video && e.State == Outbox.Pending))
+            throw new ManimCloudException(ErrorKind.Transient, $"Earlier changes to video {video} could not reach the cloud: {report.Failures.LastOrDefault()}",
+                "Run `manimcloud sync` when the cloud is reachable, or drop --require-cloud to queue this change too.");
+    }
+
+    /// <summary>After a sync, the authoritative view of what the operation produced (code versions may have been renumbered).</summary>
+    private async Task<OperationResult> ResultAfterSyncAsync(Operation op, OperationResult local, CancellationToken ct)
+    {
+        var video = await Local.Metadata.GetVideoAsync(op.Video, ct);
+        var code = op is StoreCode ? await CodeVersioning.FindByOperationAsync(Local.Metadata, op.Video, op.Id, ct) : null;
+        return new OperationResult(video ?? local.Video, code ?? local.Code, local.Media);
     }
 
     // ---------------------------------------------------------------- reading objects
 
-    private async Task<Stream> OpenVerifiedAsync(StoredObject head, IObjectStore store, CancellationToken ct)
+    /// <summary>
+    /// Opens verified content: from the workspace when the blob is there, else from the cloud — re-caching it, so an
+    /// evicted blob comes back transparently — else from the store that answered the head.
+    /// </summary>
+    private async Task<Stream> OpenVerifiedAsync(StoredObject head, Func<Backend, IObjectStore> storeOf, CancellationToken ct)
     {
-        // Content already in the workspace (same SHA-256) is read locally; the local read verifies it too.
-        if (head.Sha256 is { } sha && Blobs.Contains(sha)) return Blobs.OpenRead(sha);
-        return await store.OpenReadAsync(head.Key, null, ct);
+        if (head.Sha256 is { } sha)
+        {
+            if (Blobs.Contains(sha))
+            {
+                Cache.Touch(sha, head.Size, synced: false);
+                return Blobs.OpenRead(sha, head.Key);
+            }
+            if (Cloud is not null)
+            {
+                await using (var remote = await storeOf(Cloud).OpenReadAsync(head.Key, null, ct))
+                    await Blobs.AddAsync(remote, sha, ct);
+                Cache.Touch(sha, head.Size, synced: true);
+                Cache.Evict();
+                if (Blobs.Contains(sha)) return Blobs.OpenRead(sha, head.Key);
+            }
+        }
+        return await storeOf(Local).OpenReadAsync(head.Key, null, ct);
     }
 
-    private async Task WriteVerifiedAsync(StoredObject head, IObjectStore store, string outPath, CancellationToken ct)
+    private async Task WriteVerifiedAsync(StoredObject head, Func<Backend, IObjectStore> storeOf, string outPath, CancellationToken ct)
     {
         var full = Path.GetFullPath(outPath);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         var tmp = full + $".part-{Guid.NewGuid():N}";
         try
         {
-            await using (var source = await OpenVerifiedAsync(head, store, ct))
+            await using (var source = await OpenVerifiedAsync(head, storeOf, ct))
             await using (var target = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.Asynchronous))
             {
                 await source.CopyToAsync(target, 1 << 20, ct);
@@ -297,4 +395,5 @@ public sealed class ManimCloudClient : IDisposable
 
 public sealed record CodeLockRequest(LockMode Mode, DateTimeOffset? RetainUntil);
 
-public sealed record SyncReport(int Applied, IReadOnlyList<string> Failures, int StillPending);
+/// <summary>The result of a write, and whether it has reached the cloud yet (false: queued, with the reason).</summary>
+public sealed record Written<T>(T Value, bool Synced, string? PendingReason);

@@ -38,8 +38,10 @@ internal static class CodeCommands
                 lockRequest = new CodeLockRequest(LockMode.Governance, DateTimeOffset.UtcNow.AddDays(days));
             }
             else if (p.GetValue(lockOpt)) lockRequest = new CodeLockRequest(LockMode.LegalHold, null);
-            var v = await ctx.Client.PutCodeAsync(id, p.GetValue(file)!, p.GetValue(author), lockRequest, ct);
-            return new CliResult(RecordJson.ToJson(v), v.Version.ToString());
+            var w = await ctx.Client.PutCodeAsync(id, p.GetValue(file)!, p.GetValue(author), lockRequest, ct);
+            if (!w.Synced && ctx.Client.Cloud is not null)
+                Console.Error.WriteLine($"version {w.Value.Version} is provisional: it takes the next free number when it reaches the cloud.");
+            return CliContext.Written(w, RecordJson.ToJson(w.Value), w.Value.Version.ToString(), ctx.Client.Cloud is not null);
         });
         return c;
     }
@@ -80,11 +82,17 @@ internal static class CodeCommands
         CliContext.Bind(c, async (p, ctx, ct) =>
         {
             var versions = await ctx.Client.CodeHistoryAsync(Args.VideoId(p, videoOpt), ct);
+            var pending = versions.Where(ctx.Client.IsPending).Select(v => v.Version).ToHashSet();
             var text = new StringBuilder();
             text.AppendLine($"{"version",-8}{"size",9}  {"sha256",-16}  {"created",-20}  {"author",-16}  lock");
             foreach (var v in versions)
-                text.AppendLine($"{v.Version,-8}{v.Size,9}  {v.Sha256[..16]}  {v.CreatedAt:yyyy-MM-dd HH:mm:ss}  {Trim(v.Author, 16),-16}  {LockText(v)}");
-            return new CliResult(new JsonObject { ["versions"] = new JsonArray(versions.Select(v => (JsonNode)RecordJson.ToJson(v)).ToArray()) },
+                text.AppendLine($"{v.Version,-8}{v.Size,9}  {v.Sha256[..16]}  {v.CreatedAt:yyyy-MM-dd HH:mm:ss}  {Trim(v.Author, 16),-16}  {LockText(v)}{(pending.Contains(v.Version) ? "  (pending sync: number provisional)" : "")}");
+            return new CliResult(new JsonObject { ["versions"] = new JsonArray(versions.Select(v =>
+            {
+                var j = RecordJson.ToJson(v);
+                j["pending"] = pending.Contains(v.Version);
+                return (JsonNode)j;
+            }).ToArray()) },
                 text.ToString().TrimEnd());
         });
         return c;

@@ -30,11 +30,11 @@ internal static class DemoCommand
             try
             {
                 ctx.Progress($"workspace: {client.Options.Home} ({(client.Cloud is null ? "local only" : "local + AWS")})");
-                var video = await client.CreateVideoAsync(projectId, "Pythagoras in three scenes", "Demo video made by `manimcloud demo`.", ["demo", "geometry"], ct);
+                var video = (await client.CreateVideoAsync(projectId, "Pythagoras in three scenes", "Demo video made by `manimcloud demo`.", ["demo", "geometry"], ct)).Value;
                 ctx.Progress($"created video {video.Id}");
 
-                var v1 = await client.PutCodeAsync(video.Id, Encoding.UTF8.GetBytes(SceneCode(1)), "demo", null, ct);
-                var v2 = await client.PutCodeAsync(video.Id, Encoding.UTF8.GetBytes(SceneCode(2)), "demo", null, ct);
+                var v1 = (await client.PutCodeAsync(video.Id, Encoding.UTF8.GetBytes(SceneCode(1)), "demo", null, ct)).Value;
+                var v2 = (await client.PutCodeAsync(video.Id, Encoding.UTF8.GetBytes(SceneCode(2)), "demo", null, ct)).Value;
                 ctx.Progress($"stored code versions {v1.Version} and {v2.Version}");
 
                 await client.UpdateVideoAsync(video.Id, null, null, null, VideoStatus.Rendering, null, ct);
@@ -45,12 +45,12 @@ internal static class DemoCommand
                     var path = Path.Combine(work.FullName, $"scene_{scene:D3}.mp4");
                     await renderer.RenderClipAsync(path, scene, 1.0, ct);
                     clips.Add(path);
-                    var m = await client.PutMediaAsync(video.Id, MediaSlot.ForScene(scene), path, ct);
+                    var m = (await client.PutMediaAsync(video.Id, MediaSlot.ForScene(scene), path, ct)).Value;
                     ctx.Progress($"rendered and stored {m.Key} ({m.Size} bytes)");
                 }
                 var full = Path.Combine(work.FullName, "full.mp4");
                 await renderer.ConcatAsync(clips, full, ct);
-                var fullMedia = await client.PutMediaAsync(video.Id, MediaSlot.Full, full, ct);
+                var fullMedia = (await client.PutMediaAsync(video.Id, MediaSlot.Full, full, ct)).Value;
                 ctx.Progress($"stored {fullMedia.Key} ({fullMedia.Size} bytes)");
                 await client.UpdateVideoAsync(video.Id, null, null, null, VideoStatus.Uploaded, null, ct);
 

@@ -30,8 +30,8 @@ internal static class VideoCommands
         CliContext.Bind(c, async (p, ctx, ct) =>
         {
             var projectId = ProjectId.Parse(p.GetValue(project));
-            var v = await ctx.Client.CreateVideoAsync(projectId, p.GetValue(title)!, p.GetValue(description), p.GetValue(tags) ?? [], ct);
-            return new CliResult(RecordJson.ToJson(v), v.Id.ToString());
+            var w = await ctx.Client.CreateVideoAsync(projectId, p.GetValue(title)!, p.GetValue(description), p.GetValue(tags) ?? [], ct);
+            return CliContext.Written(w, RecordJson.ToJson(w.Value), w.Value.Id.ToString(), ctx.Client.Cloud is not null);
         });
         return c;
     }
@@ -47,8 +47,9 @@ internal static class VideoCommands
         {
             var id = Args.VideoId(p, videoOpt);
             var slot = Args.Slot(p, scene, full);
-            var m = await ctx.Client.PutMediaAsync(id, slot, p.GetValue(file)!, ct);
-            return new CliResult(MediaJson(id, slot, m), $"stored {m.Key} ({m.Size} bytes, sha256 {m.Sha256})");
+            var w = await ctx.Client.PutMediaAsync(id, slot, p.GetValue(file)!, ct);
+            var m = w.Value;
+            return CliContext.Written(w, MediaJson(id, slot, m), $"stored {m.Key} ({m.Size} bytes, sha256 {m.Sha256})", ctx.Client.Cloud is not null);
         });
         return c;
     }
@@ -131,8 +132,8 @@ internal static class VideoCommands
             var s = p.GetValue(status) is { } st ? VideoStatuses.Parse(st) : (VideoStatus?)null;
             if (p.GetValue(title) is null && p.GetValue(description) is null && tagValues is null && s is null)
                 throw new ManimCloudException(ErrorKind.InvalidInput, "Nothing to update.", "Give at least one of --title, --description, --tag, --status.");
-            var v = await ctx.Client.UpdateVideoAsync(videoId, p.GetValue(title), p.GetValue(description), tagValues, s, p.GetValue(ifRevision), ct);
-            return new CliResult(RecordJson.ToJson(v), Describe(v));
+            var w = await ctx.Client.UpdateVideoAsync(videoId, p.GetValue(title), p.GetValue(description), tagValues, s, p.GetValue(ifRevision), ct);
+            return CliContext.Written(w, RecordJson.ToJson(w.Value), Describe(w.Value), ctx.Client.Cloud is not null);
         });
         return c;
     }

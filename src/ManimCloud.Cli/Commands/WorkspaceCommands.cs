@@ -4,6 +4,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using ManimCloud.Domain;
 using ManimCloud.Workspace;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace ManimCloud.Cli.Commands;
 
@@ -57,48 +60,138 @@ internal static class WorkspaceCommands
 
     public static Command Sync()
     {
-        var c = new Command("sync", "Apply operations left in the outbox (by an interrupted command) to the cloud and the workspace.");
-        CliContext.Bind(c, async (_, ctx, ct) =>
+        var watch = new Option<bool>("--watch") { Description = "Keep syncing in the background until stopped (Ctrl-C), backing off while the cloud is away." };
+        var retryParked = new Option<bool>("--retry-parked") { Description = "Put parked operations back in the queue first (after fixing their cause)." };
+        var c = new Command("sync", "Send queued operations to the cloud (and finish any a crash interrupted).") { watch, retryParked };
+        CliContext.Bind(c, async (p, ctx, ct) =>
         {
-            var r = await ctx.Client.SyncAsync(ct);
-            var j = new JsonObject
+            var client = ctx.Client;
+            if (p.GetValue(retryParked)) ctx.Progress($"{client.Outbox.RetryParked()} parked operations queued again");
+            if (p.GetValue(watch))
             {
-                ["applied"] = r.Applied, ["pending"] = r.StillPending,
-                ["failures"] = new JsonArray(r.Failures.Select(f => (JsonNode)JsonValue.Create(f)!).ToArray()),
-            };
-            var text = $"applied {r.Applied}, pending {r.StillPending}" + (r.Failures.Count > 0 ? "\n" + string.Join("\n", r.Failures) : "");
-            return new CliResult(j, text, r.Failures.Count > 0 ? 6 : 0);
+                if (client.Cloud is null)
+                    throw new Domain.ManimCloudException(Domain.ErrorKind.InvalidInput, "Nothing to watch in local-only mode.",
+                        "Configure MANIMCLOUD_VIDEO_BUCKET, MANIMCLOUD_CODE_BUCKET and MANIMCLOUD_TABLE first.");
+                return await WatchAsync(client, ctx, ct);
+            }
+            var progress = new Progress<ManimCloud.Sync.SyncProgress>(s => ctx.Progress($"[{s.Done + 1}/{s.Total}] {s.Current}"));
+            var r = await client.SyncAsync(ctx.Json ? null : progress, ct);
+            return SyncResult(r);
         });
         return c;
     }
 
+    private static CliResult SyncResult(ManimCloud.Sync.SyncReport r)
+    {
+        var j = new JsonObject
+        {
+            ["applied"] = r.Applied, ["pending"] = r.StillPending, ["parked"] = r.Parked, ["conflicts"] = r.Conflicts,
+            ["renumbered"] = new JsonArray(r.Renumbered.Select(x => (JsonNode)new JsonObject
+            {
+                ["video_id"] = x.Video.ToString(), ["local_version"] = x.LocalVersion, ["cloud_version"] = x.CloudVersion,
+            }).ToArray()),
+            ["discarded"] = new JsonArray(r.Discarded.Select(d => (JsonNode)JsonValue.Create(d)!).ToArray()),
+            ["failures"] = new JsonArray(r.Failures.Select(f => (JsonNode)JsonValue.Create(f)!).ToArray()),
+        };
+        var text = new StringBuilder($"applied {r.Applied}, pending {r.StillPending}, parked {r.Parked}, conflicts {r.Conflicts}");
+        foreach (var x in r.Renumbered) text.Append($"\nvideo {x.Video}: code version {x.LocalVersion} made offline is version {x.CloudVersion} in the cloud");
+        foreach (var d in r.Discarded) text.Append($"\n{d}");
+        foreach (var f in r.Failures) text.Append($"\n{f}");
+        if (r.Conflicts > 0) text.Append("\n`manimcloud conflicts list` shows the kept conflicts; `conflicts resolve ID --keep local|cloud` settles one.");
+        return new CliResult(j, text.ToString(), r.StillPending > 0 ? 6 : 0);
+    }
+
+    private static async Task<CliResult> WatchAsync(ManimCloudClient client, CliContext ctx, CancellationToken ct)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        // Logs go to stderr: stdout stays for the one JSON document.
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Services.AddSingleton(client);
+        builder.Services.AddHostedService<ManimCloud.Sync.SyncService>();
+        using var host = builder.Build();
+        ctx.Progress("syncing in the background; Ctrl-C stops");
+        try { await host.RunAsync(ct); }
+        catch (OperationCanceledException) { }
+        var pending = client.Outbox.List(ManimCloud.Sync.Outbox.Pending).Count;
+        return new CliResult(new JsonObject { ["pending"] = pending, ["stopped"] = true }, $"stopped; {pending} operations pending");
+    }
+
     public static Command Status()
     {
-        var c = new Command("status", "Show pending operations, the last error and the workspace mode.");
+        var c = new Command("status", "Show pending operations, the last error, conflicts and the workspace mode.");
         CliContext.Bind(c, (_, ctx, _) =>
         {
             var client = ctx.Client;
             var entries = client.Outbox.List();
             var lastError = entries.Where(e => e.LastError is not null).Select(e => e.LastError).LastOrDefault();
+            var down = client.Health.IsDown(out var downUntil);
+            int Count(string state) => entries.Count(e => e.State == state);
             var j = new JsonObject
             {
                 ["mode"] = client.Cloud is null ? "local" : "aws",
                 ["home"] = client.Options.Home,
-                ["pending"] = entries.Count(e => e.State == ManimCloud.Sync.Outbox.Pending),
-                ["parked"] = entries.Count(e => e.State == ManimCloud.Sync.Outbox.Parked),
+                ["pending"] = Count(ManimCloud.Sync.Outbox.Pending),
+                ["parked"] = Count(ManimCloud.Sync.Outbox.Parked),
+                ["conflicts"] = Count(ManimCloud.Sync.Outbox.Conflicted),
+                ["cloud_reachable"] = client.Cloud is null ? null : !down,
                 ["last_error"] = lastError,
+                ["cache_bytes"] = client.Cache.CachedBytes(),
+                ["cache_limit"] = client.Options.CacheLimitBytes,
                 ["operations"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
                 {
                     ["id"] = e.Operation.Id, ["kind"] = e.Operation.Kind, ["video_id"] = e.Operation.Video.ToString(),
-                    ["state"] = e.State, ["attempts"] = e.Attempts, ["last_error"] = e.LastError,
+                    ["state"] = e.State, ["attempts"] = e.Attempts, ["last_error"] = e.LastError, ["queued_at"] = e.Operation.CreatedAt.ToString("O"),
                 }).ToArray()),
             };
             var text = new StringBuilder($"mode {(client.Cloud is null ? "local" : "aws")}, workspace {client.Options.Home}\n");
-            text.Append($"pending {entries.Count(e => e.State == ManimCloud.Sync.Outbox.Pending)}, parked {entries.Count(e => e.State == ManimCloud.Sync.Outbox.Parked)}");
+            if (client.Cloud is not null && down) text.Append($"cloud unreachable (next direct try after {downUntil})\n");
+            text.Append($"pending {Count(ManimCloud.Sync.Outbox.Pending)}, parked {Count(ManimCloud.Sync.Outbox.Parked)}, conflicts {Count(ManimCloud.Sync.Outbox.Conflicted)}");
             foreach (var e in entries) text.Append($"\n  {e.State,-8} {e.Operation.Kind,-12} {e.Operation.Video}  attempts {e.Attempts}  {e.LastError}");
             return Task.FromResult(new CliResult(j, text.ToString()));
         });
         return c;
+    }
+
+    public static Command Conflicts()
+    {
+        var conflicts = new Command("conflicts", "Offline edits that met a concurrent change (kept under MANIMCLOUD_CONFLICT_POLICY=manual).");
+        var list = new Command("list", "List the kept conflicts: fields, your value, the cloud's value.");
+        CliContext.Bind(list, (_, ctx, _) =>
+        {
+            var items = ctx.Client.Conflicts();
+            var j = new JsonObject
+            {
+                ["conflicts"] = new JsonArray(items.Select(e => (JsonNode)new JsonObject
+                {
+                    ["id"] = e.Operation.Id, ["video_id"] = e.Operation.Video.ToString(), ["detail"] = e.Conflict?.DeepClone(),
+                }).ToArray()),
+            };
+            var text = items.Count == 0 ? "no conflicts" : string.Join("\n", items.Select(e =>
+                $"{e.Operation.Id}  video {e.Operation.Video}: {string.Join(", ", e.Conflict?["fields"]?.AsArray().Select(f => (string)f!) ?? [])}" +
+                $"\n  local: {e.Conflict?["local"]?.ToJsonString()}\n  cloud: {e.Conflict?["cloud"]?.ToJsonString()}"));
+            return Task.FromResult(new CliResult(j, text));
+        });
+        var id = new Argument<string>("ID") { Description = "The conflict id from `conflicts list`." };
+        var keep = new Option<string>("--keep") { Description = "local (your offline edit overwrites the cloud) or cloud (your edit is dropped).", Required = true };
+        var resolve = new Command("resolve", "Settle one conflict.") { id, keep };
+        CliContext.Bind(resolve, async (p, ctx, ct) =>
+        {
+            var keepLocal = p.GetValue(keep) switch
+            {
+                "local" => true,
+                "cloud" => false,
+                var other => throw new Domain.ManimCloudException(Domain.ErrorKind.InvalidInput, $"--keep {other} is not a choice.", "Use --keep local or --keep cloud."),
+            };
+            await ctx.Client.ResolveConflictAsync(p.GetValue(id)!, keepLocal, ct);
+            return new CliResult(new JsonObject { ["resolved"] = p.GetValue(id), ["kept"] = keepLocal ? "local" : "cloud" },
+                $"resolved: kept the {(keepLocal ? "local" : "cloud")} value");
+        });
+        conflicts.Subcommands.Add(list);
+        conflicts.Subcommands.Add(resolve);
+        return conflicts;
     }
 
     public static Command Doctor()

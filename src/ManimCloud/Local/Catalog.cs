@@ -9,7 +9,7 @@ namespace ManimCloud.Local;
 /// </summary>
 public sealed class Catalog
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
     public string Path { get; }
     private readonly string _connectionString;
 
@@ -94,6 +94,23 @@ public sealed class Catalog
                 PRAGMA user_version = 1;
                 """;
             create.ExecuteNonQuery();
+        }
+        if (version < 2)
+        {
+            // v2: offline-first sync. Operations applied locally while the cloud was away; conflicts kept for a
+            // person to settle; blob access times for least-recently-used eviction.
+            using var v2 = c.CreateCommand();
+            v2.Transaction = tx;
+            v2.CommandText = """
+                ALTER TABLE outbox ADD COLUMN local_applied INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE outbox ADD COLUMN conflict TEXT;
+                CREATE TABLE IF NOT EXISTS blob_cache (
+                    sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, last_access TEXT NOT NULL, synced INTEGER NOT NULL DEFAULT 0);
+                CREATE INDEX IF NOT EXISTS blob_cache_lru ON blob_cache(synced, last_access);
+                CREATE TABLE IF NOT EXISTS workspace_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                PRAGMA user_version = 2;
+                """;
+            v2.ExecuteNonQuery();
         }
         tx.Commit();
     }

@@ -9,18 +9,38 @@ namespace ManimCloud.Sync;
 /// <summary>What applying an operation produced: the record, and for code the version number it got.</summary>
 public sealed record OperationResult(VideoRecord? Video, CodeVersion? Code, MediaFile? Media);
 
+/// <summary>What to do with an edit whose fields someone else changed meanwhile.</summary>
+public enum EditDecision { Refuse, Overwrite, Discard }
+
+/// <summary>How to apply: the version number the authority gave (when mirroring), and the conflict policy for edits.</summary>
+public sealed record ApplyOptions(int? PreferredCodeVersion = null, Func<EditVideo, VideoRecord, IReadOnlyList<string>, EditDecision>? OnConflict = null)
+{
+    public static readonly ApplyOptions Default = new();
+}
+
+/// <summary>An edit met a concurrent change to the same fields.</summary>
+public sealed class EditConflictException(EditVideo edit, VideoRecord current, IReadOnlyList<string> fields, string where)
+    : ManimCloudException(ErrorKind.Conflict,
+        $"Video {edit.Video} was changed by someone else in {where} ({string.Join(", ", fields)}); the edit was not applied.",
+        "Read the video again (`video show`) and reapply your change.")
+{
+    public EditVideo Edit => edit;
+    public VideoRecord Current => current;
+    public IReadOnlyList<string> Fields => fields;
+}
+
 /// <summary>
 /// Applies an operation to one backend — the local workspace or the cloud — with the same code for both.
 /// Every path is idempotent by operation id or by content, so a replay after a crash is harmless.
 /// </summary>
 public sealed class OperationApplier(BlobFolder blobs)
 {
-    public Task<OperationResult> ApplyAsync(Operation op, Backend target, int? preferredCodeVersion, CancellationToken ct) => op switch
+    public Task<OperationResult> ApplyAsync(Operation op, Backend target, ApplyOptions options, CancellationToken ct) => op switch
     {
         CreateVideo c => CreateAsync(c, target, ct),
-        EditVideo e => EditAsync(e, target, ct),
+        EditVideo e => EditAsync(e, target, options, ct),
         StoreMedia m => StoreMediaAsync(m, target, ct),
-        StoreCode s => StoreCodeAsync(s, target, preferredCodeVersion, ct),
+        StoreCode s => StoreCodeAsync(s, target, options.PreferredCodeVersion, ct),
         _ => throw new ArgumentOutOfRangeException(nameof(op), op.Kind, "unknown operation"),
     };
 
@@ -37,18 +57,26 @@ public sealed class OperationApplier(BlobFolder blobs)
         }
     }
 
-    private static async Task<OperationResult> EditAsync(EditVideo op, Backend target, CancellationToken ct)
+    private static async Task<OperationResult> EditAsync(EditVideo op, Backend target, ApplyOptions options, CancellationToken ct)
     {
         var result = await VideoRecords.ChangeAsync(target.Metadata, op.Video, current =>
         {
             if (op.Edit.IsAppliedIn(current)) return null;
             var conflicts = op.Edit.ConflictsWith(current);
             if (conflicts.Count > 0)
-                throw new ManimCloudException(ErrorKind.Conflict,
-                    $"Video {op.Video} was changed by someone else in {target.Name} ({string.Join(", ", conflicts)}); the edit was not applied.",
-                    "Read the video again (`video show`) and reapply your change.");
-            if (op.Edit.Status is { } s) VideoStatuses.EnsureCanMove(current.Status, s.To);
-            return op.Edit.ApplyTo(current);
+            {
+                switch (options.OnConflict?.Invoke(op, current, conflicts) ?? EditDecision.Refuse)
+                {
+                    case EditDecision.Discard: return null;
+                    case EditDecision.Refuse: throw new EditConflictException(op, current, conflicts, target.Name);
+                }
+            }
+            // A status the record can no longer move to (someone moved it on) is dropped, not forced.
+            var edit = op.Edit.Status is { } s && !VideoStatuses.CanMove(current.Status, s.To) && conflicts.Count == 0
+                ? throw new ManimCloudException(ErrorKind.Conflict, $"Video {op.Video} cannot go from '{current.Status.ToWire()}' to '{s.To.ToWire()}'.",
+                    "Read the video again and choose a status it can move to.")
+                : op.Edit;
+            return edit.ApplyTo(current);
         }, ct);
         return new(result, null, null);
     }

@@ -1,21 +1,25 @@
 using System.Text.Json.Nodes;
+using ManimCloud.Domain;
 using ManimCloud.Local;
 using ManimCloud.Metadata;
 
 namespace ManimCloud.Sync;
 
-/// <summary>An outbox entry: an operation waiting to be applied, with its retry history.</summary>
-public sealed record OutboxEntry(long Seq, Operation Operation, string State, int Attempts, string? LastError);
+/// <summary>An outbox entry: an operation waiting for the cloud, with its retry history.</summary>
+public sealed record OutboxEntry(long Seq, Operation Operation, string State, int Attempts, string? LastError, bool LocalApplied, JsonNode? Conflict);
 
 /// <summary>
-/// The write-ahead list of operations in the workspace catalog. An operation is recorded here (fsynced) before
-/// it touches any store and removed only after it has been applied everywhere, so a crash at any instant leaves
-/// it to be replayed — harmlessly, since every operation is idempotent by its id.
+/// The write-ahead list of operations in the workspace catalog. An operation is recorded here (fsynced) before it
+/// touches any store and removed only after it has been applied everywhere, so a crash at any instant leaves it to
+/// be replayed — harmlessly, since every operation is idempotent by its id.
+/// States: pending (waiting for the cloud), parked (can never succeed as is: a reason says why), conflict (kept for
+/// a person under the manual conflict policy).
 /// </summary>
 public sealed class Outbox(Catalog catalog)
 {
     public const string Pending = "pending";
     public const string Parked = "parked";
+    public const string Conflicted = "conflict";
 
     public void Add(Operation op) =>
         catalog.InTransaction((c, tx) => c.Command(tx, """
@@ -23,25 +27,53 @@ public sealed class Outbox(Catalog catalog)
             """, ("$id", op.Id), ("$v", op.Video.ToString()), ("$k", op.Kind),
             ("$p", RecordJson.Serialize(op.ToJson())), ("$t", op.CreatedAt.ToString("O"))).ExecuteNonQuery());
 
-    public void Remove(string id) =>
-        catalog.InTransaction((c, tx) => c.Command(tx, "DELETE FROM outbox WHERE id = $id", ("$id", id)).ExecuteNonQuery());
+    public void Remove(string id) => Exec("DELETE FROM outbox WHERE id = $id", ("$id", id));
+
+    /// <summary>The operation is in the workspace; only the cloud is still missing it.</summary>
+    public void MarkLocalApplied(string id, string? reason) =>
+        Exec("UPDATE outbox SET local_applied = 1, last_error = COALESCE($e, last_error) WHERE id = $id", ("$id", id), ("$e", reason));
 
     public void RecordFailure(string id, string error, bool park) =>
-        catalog.InTransaction((c, tx) => c.Command(tx,
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $e, state = $s WHERE id = $id",
-            ("$e", error), ("$s", park ? Parked : Pending), ("$id", id)).ExecuteNonQuery());
+        Exec("UPDATE outbox SET attempts = attempts + 1, last_error = $e, state = $s WHERE id = $id",
+            ("$e", error), ("$s", park ? Parked : Pending), ("$id", id));
+
+    public void MarkConflict(string id, JsonNode conflict) =>
+        Exec("UPDATE outbox SET state = $s, conflict = $c, last_error = 'conflict: kept for manual resolution' WHERE id = $id",
+            ("$s", Conflicted), ("$c", conflict.ToJsonString()), ("$id", id));
+
+    /// <summary>Puts parked operations back in the queue (after the cause was fixed).</summary>
+    public int RetryParked() => Exec("UPDATE outbox SET state = 'pending', last_error = NULL WHERE state = 'parked'");
+
+    public bool HasQueuedFor(VideoId video, string exceptId)
+    {
+        using var c = catalog.Open();
+        using var cmd = c.Command(null, "SELECT 1 FROM outbox WHERE video_id = $v AND id <> $id LIMIT 1", ("$v", video.ToString()), ("$id", exceptId));
+        return cmd.ExecuteScalar() is not null;
+    }
+
+    public OutboxEntry? Find(string id) => Query("WHERE id = $id", ("$id", id)).FirstOrDefault();
 
     /// <summary>Entries in the order they were written (operations on one video apply in order).</summary>
-    public IReadOnlyList<OutboxEntry> List(string? state = null)
+    public IReadOnlyList<OutboxEntry> List(string? state = null) => Query("WHERE ($s IS NULL OR state = $s)", ("$s", state));
+
+    /// <summary>Blobs that queued operations still need: never evicted.</summary>
+    public HashSet<string> ReferencedBlobs() =>
+        List().Select(e => e.Operation switch { StoreCode s => s.Sha256, StoreMedia m => m.Sha256, _ => null })
+            .OfType<string>().ToHashSet();
+
+    private List<OutboxEntry> Query(string where, params (string, object?)[] args)
     {
         using var c = catalog.Open();
         using var cmd = c.Command(null,
-            "SELECT seq, payload, state, attempts, last_error FROM outbox WHERE ($s IS NULL OR state = $s) ORDER BY seq",
-            ("$s", state));
+            $"SELECT seq, payload, state, attempts, last_error, local_applied, conflict FROM outbox {where} ORDER BY seq", args);
         using var r = cmd.ExecuteReader();
         var list = new List<OutboxEntry>();
         while (r.Read())
-            list.Add(new OutboxEntry(r.GetInt64(0), Operation.FromJson(JsonNode.Parse(r.GetString(1))!), r.GetString(2), r.GetInt32(3), r.IsDBNull(4) ? null : r.GetString(4)));
+            list.Add(new OutboxEntry(r.GetInt64(0), Operation.FromJson(JsonNode.Parse(r.GetString(1))!), r.GetString(2), r.GetInt32(3),
+                r.IsDBNull(4) ? null : r.GetString(4), r.GetInt64(5) == 1, r.IsDBNull(6) ? null : JsonNode.Parse(r.GetString(6))));
         return list;
     }
+
+    private int Exec(string sql, params (string, object?)[] args) =>
+        catalog.InTransaction((c, tx) => c.Command(tx, sql, args).ExecuteNonQuery());
 }

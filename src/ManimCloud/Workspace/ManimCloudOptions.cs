@@ -30,6 +30,10 @@ public sealed record ManimCloudOptions
     /// <summary>Whether S3 objects get storage classes (Intelligent-Tiering); some S3-compatible stores refuse them.</summary>
     public bool UseStorageClasses { get; init; } = true;
     public string ManimCommand { get; init; } = "manim";
+    /// <summary>How long a command keeps retrying an unreachable or throttling cloud before it queues the work.</summary>
+    public TimeSpan RetryBudget { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Fail instead of queueing when the cloud cannot take a write now (the caller demands the upload).</summary>
+    public bool RequireCloud { get; init; }
 
     public bool CloudConfigured => VideoBucket is not null || CodeBucket is not null || Table is not null;
 
@@ -95,8 +99,16 @@ public sealed record ManimCloudOptions
             var other => throw new ManimCloudException(ErrorKind.InvalidInput, $"MANIMCLOUD_STORAGE_CLASSES is '{other}'.", "Use on or off."),
         };
 
+        var retrySeconds = Pick("MANIMCLOUD_RETRY_SECONDS", "retry_seconds") is { } rs
+            ? (double.TryParse(rs, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var secs) && secs > 0 ? secs
+                : throw new ManimCloudException(ErrorKind.InvalidInput, $"MANIMCLOUD_RETRY_SECONDS is '{rs}'.", "Give a positive number of seconds, e.g. 10."))
+            : 10;
+        var requireCloud = Pick("MANIMCLOUD_REQUIRE_CLOUD", "require_cloud") is "1" or "true" or "on";
+
         return new ManimCloudOptions
         {
+            RetryBudget = TimeSpan.FromSeconds(retrySeconds),
+            RequireCloud = requireCloud,
             Home = home,
             VideoBucket = Pick("MANIMCLOUD_VIDEO_BUCKET", "video_bucket"),
             CodeBucket = Pick("MANIMCLOUD_CODE_BUCKET", "code_bucket"),

@@ -16,8 +16,8 @@ public class CodeLockTests
         var cloud = await TestCloud.CreateAsync();
         using var home = new TempDir();
         using var client = ManimCloudClient.Open(cloud.Options(home.Path));
-        var video = await client.CreateVideoAsync(ProjectId.Parse("locks"), "locked", null, null, Ct);
-        var v = await client.PutCodeAsync(video.Id, Encoding.UTF8.GetBytes("print('keep me')\n"), "me", new CodeLockRequest(LockMode.LegalHold, null), Ct);
+        var video = (await client.CreateVideoAsync(ProjectId.Parse("locks"), "locked", null, null, Ct)).Value;
+        var v = (await client.PutCodeAsync(video.Id, Encoding.UTF8.GetBytes("print('keep me')\n"), "me", new CodeLockRequest(LockMode.LegalHold, null), Ct)).Value;
 
         var hold = AwsCli.Json("s3api", "get-object-legal-hold", "--bucket", cloud.CodeBucket, "--key", v.Key);
         Assert.Equal("ON", (string)hold["LegalHold"]!["Status"]!);
@@ -39,9 +39,9 @@ public class CodeLockTests
     {
         using var home = new TempDir();
         using var client = ManimCloudClient.Open(new Workspace.ManimCloudOptions { Home = home.Path });
-        var video = await client.CreateVideoAsync(ProjectId.Parse("locks"), "locked", null, null, Ct);
-        var v = await client.PutCodeAsync(video.Id, Encoding.UTF8.GetBytes("print('keep me')\n"), "me",
-            new CodeLockRequest(LockMode.Governance, DateTimeOffset.UtcNow.AddDays(3)), Ct);
+        var video = (await client.CreateVideoAsync(ProjectId.Parse("locks"), "locked", null, null, Ct)).Value;
+        var v = (await client.PutCodeAsync(video.Id, Encoding.UTF8.GetBytes("print('keep me')\n"), "me",
+            new CodeLockRequest(LockMode.Governance, DateTimeOffset.UtcNow.AddDays(3)), Ct)).Value;
         var history = await client.CodeHistoryAsync(video.Id, Ct);
         Assert.Equal(LockMode.Governance, history.Single().Lock);
         Assert.Equal(ErrorKind.Locked, (await Assert.ThrowsAnyAsync<ManimCloudException>(() => client.Local.Code.DeleteAsync(v.Key, Ct))).Kind);

@@ -18,14 +18,14 @@ public class VersionRaceTests
         try
         {
             using var creator = ManimCloudClient.Open(cloud.Options(homes[0].Path));
-            var video = await creator.CreateVideoAsync(ProjectId.Parse("race"), "race", null, null, Ct);
+            var video = (await creator.CreateVideoAsync(ProjectId.Parse("race"), "race", null, null, Ct)).Value;
             var clients = homes.Select(h => ManimCloudClient.Open(cloud.Options(h.Path))).ToList();
             using var start = new ManualResetEventSlim();
             var writers = clients.Select((client, i) => Task.Run(async () =>
             {
                 start.Wait();
                 var content = Encoding.UTF8.GetBytes($"# writer {i}\nclass Scene{i}: pass\n");
-                var v = await client.PutCodeAsync(video.Id, content, $"writer-{i}", null, Ct);
+                var v = (await client.PutCodeAsync(video.Id, content, $"writer-{i}", null, Ct)).Value;
                 return (Writer: i, v.Version, Content: content);
             })).ToList();
             start.Set();

@@ -16,11 +16,11 @@ public class AwsCliInteropTests
         var cloud = await TestCloud.CreateAsync();
         using var home = new TempDir();
         using var client = ManimCloudClient.Open(cloud.Options(home.Path));
-        var video = await client.CreateVideoAsync(ProjectId.Parse("interop"), "Interop ✓", "written by ManimCloud", ["a", "b"], Ct);
+        var video = (await client.CreateVideoAsync(ProjectId.Parse("interop"), "Interop ✓", "written by ManimCloud", ["a", "b"], Ct)).Value;
         var code = Encoding.UTF8.GetBytes("# ünïcödé comment\nclass Interop: pass\n");
-        var version = await client.PutCodeAsync(video.Id, code, "ada", null, Ct);
+        var version = (await client.PutCodeAsync(video.Id, code, "ada", null, Ct)).Value;
         await new Rendering.TestRenderer().RenderClipAsync(home.File("clip.mp4"), 2, 0.5, Ct);
-        var media = await client.PutMediaAsync(video.Id, MediaSlot.ForScene(2), home.File("clip.mp4"), Ct);
+        var media = (await client.PutMediaAsync(video.Id, MediaSlot.ForScene(2), home.File("clip.mp4"), Ct)).Value;
 
         // Code object: exact key, bytes, metadata and encryption, seen by another client.
         Assert.Equal($"code/interop/{video.Id}/{video.Id}_v1.py", version.Key);
