@@ -287,7 +287,7 @@ public sealed class ManimCloudClient : IDisposable
             try
             {
                 if (queuedAhead) await DrainOrFailAsync(op.Video, ct); // RequireCloud: earlier work first, in order
-                var (result, _) = await Sync.ApplyEverywhereAsync(op, localApplied: false, ApplyOptions.Default, ct);
+                var (result, _) = await Sync.ApplyEverywhereAsync(op, localApplied: false, null, ApplyOptions.Default, ct);
                 Outbox.Remove(op.Id);
                 Audit.Record(op.Kind, op.Video.ToString(), "ok", "workspace+aws");
                 Cache.Evict();
@@ -310,7 +310,7 @@ public sealed class ManimCloudClient : IDisposable
 
         // Local-first: the workspace takes it now; `sync` takes it to the cloud later, in order.
         var applied = await _applier.ApplyAsync(op, Local, ApplyOptions.Default, ct);
-        Outbox.MarkLocalApplied(op.Id, reason);
+        Outbox.MarkLocalApplied(op.Id, reason, applied.Code?.Version);
         Audit.Record(op.Kind, op.Video.ToString(), "queued", reason);
         if (queuedAhead && !Health.IsDown(out _))
         {
@@ -359,8 +359,18 @@ public sealed class ManimCloudClient : IDisposable
             }
             if (Cloud is not null)
             {
-                await using (var remote = await storeOf(Cloud).OpenReadAsync(head.Key, null, ct))
+                try
+                {
+                    await using var remote = await storeOf(Cloud).OpenReadAsync(head.Key, null, ct);
                     await Blobs.AddAsync(remote, sha, ct);
+                }
+                catch (ManimCloudException e) when (e.IsRetryable)
+                {
+                    Health.MarkDown();
+                    throw new ManimCloudException(e.Kind,
+                        $"{head.Key} is not in the workspace (evicted from the local cache) and the cloud is unreachable: {e.Message}",
+                        "Try again when the cloud is reachable; a larger MANIMCLOUD_CACHE_LIMIT keeps more content local.", e);
+                }
                 Cache.Touch(sha, head.Size, synced: true);
                 Cache.Evict();
                 if (Blobs.Contains(sha)) return Blobs.OpenRead(sha, head.Key);

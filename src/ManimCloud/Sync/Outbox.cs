@@ -6,7 +6,8 @@ using ManimCloud.Metadata;
 namespace ManimCloud.Sync;
 
 /// <summary>An outbox entry: an operation waiting for the cloud, with its retry history.</summary>
-public sealed record OutboxEntry(long Seq, Operation Operation, string State, int Attempts, string? LastError, bool LocalApplied, JsonNode? Conflict);
+/// <param name="ProvisionalVersion">For code made while the cloud was away: the number the workspace gave it (and the user was told).</param>
+public sealed record OutboxEntry(long Seq, Operation Operation, string State, int Attempts, string? LastError, bool LocalApplied, JsonNode? Conflict, int? ProvisionalVersion);
 
 /// <summary>
 /// The write-ahead list of operations in the workspace catalog. An operation is recorded here (fsynced) before it
@@ -30,8 +31,9 @@ public sealed class Outbox(Catalog catalog)
     public void Remove(string id) => Exec("DELETE FROM outbox WHERE id = $id", ("$id", id));
 
     /// <summary>The operation is in the workspace; only the cloud is still missing it.</summary>
-    public void MarkLocalApplied(string id, string? reason) =>
-        Exec("UPDATE outbox SET local_applied = 1, last_error = COALESCE($e, last_error) WHERE id = $id", ("$id", id), ("$e", reason));
+    public void MarkLocalApplied(string id, string? reason, int? provisionalVersion) =>
+        Exec("UPDATE outbox SET local_applied = 1, last_error = COALESCE($e, last_error), result = $r WHERE id = $id",
+            ("$id", id), ("$e", reason), ("$r", provisionalVersion?.ToString()));
 
     public void RecordFailure(string id, string error, bool park) =>
         Exec("UPDATE outbox SET attempts = attempts + 1, last_error = $e, state = $s WHERE id = $id",
@@ -65,12 +67,13 @@ public sealed class Outbox(Catalog catalog)
     {
         using var c = catalog.Open();
         using var cmd = c.Command(null,
-            $"SELECT seq, payload, state, attempts, last_error, local_applied, conflict FROM outbox {where} ORDER BY seq", args);
+            $"SELECT seq, payload, state, attempts, last_error, local_applied, conflict, result FROM outbox {where} ORDER BY seq", args);
         using var r = cmd.ExecuteReader();
         var list = new List<OutboxEntry>();
         while (r.Read())
             list.Add(new OutboxEntry(r.GetInt64(0), Operation.FromJson(JsonNode.Parse(r.GetString(1))!), r.GetString(2), r.GetInt32(3),
-                r.IsDBNull(4) ? null : r.GetString(4), r.GetInt64(5) == 1, r.IsDBNull(6) ? null : JsonNode.Parse(r.GetString(6))));
+                r.IsDBNull(4) ? null : r.GetString(4), r.GetInt64(5) == 1, r.IsDBNull(6) ? null : JsonNode.Parse(r.GetString(6)),
+                r.IsDBNull(7) ? null : int.Parse(r.GetString(7))));
         return list;
     }
 

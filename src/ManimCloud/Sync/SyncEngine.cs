@@ -36,7 +36,7 @@ public sealed class SyncEngine(
     public int Lanes { get; init; } = 8;
 
     /// <summary>Applies an operation to the cloud, then makes the workspace match (apply, or reconcile if already applied locally).</summary>
-    public async Task<(OperationResult Result, Renumbering? Renumbered)> ApplyEverywhereAsync(Operation op, bool localApplied, ApplyOptions cloudOptions, CancellationToken ct)
+    public async Task<(OperationResult Result, Renumbering? Renumbered)> ApplyEverywhereAsync(Operation op, bool localApplied, int? provisionalVersion, ApplyOptions cloudOptions, CancellationToken ct)
     {
         var result = await applier.ApplyAsync(op, cloud, cloudOptions, ct);
         health.MarkUp();
@@ -48,7 +48,7 @@ public sealed class SyncEngine(
         if (!localApplied)
             await applier.ApplyAsync(op, local, new ApplyOptions(result.Code?.Version), ct);
         else if (op is StoreCode code && result.Code is { } cloudVersion)
-            renumbered = await ReconcileCodeAsync(code, cloudVersion, ct);
+            renumbered = await ReconcileCodeAsync(code, cloudVersion, provisionalVersion, ct);
         return (result, renumbered);
     }
 
@@ -67,6 +67,7 @@ public sealed class SyncEngine(
 
         await Parallel.ForEachAsync(lanes, new ParallelOptions { MaxDegreeOfParallelism = Lanes, CancellationToken = ct }, async (lane, _) =>
         {
+            var codeArrived = false;
             foreach (var entry in lane)
             {
                 if (cloudGone.IsCancellationRequested) return;
@@ -81,9 +82,10 @@ public sealed class SyncEngine(
                         discard = decision == EditDecision.Discard;
                         return decision;
                     });
-                    var (_, renumbering) = await ApplyEverywhereAsync(op, entry.LocalApplied, options, cloudGone.Token);
+                    var (_, renumbering) = await ApplyEverywhereAsync(op, entry.LocalApplied, entry.ProvisionalVersion, options, cloudGone.Token);
                     outbox.Remove(op.Id);
                     Interlocked.Increment(ref applied);
+                    codeArrived |= op is StoreCode;
                     if (renumbering is not null)
                     {
                         renumbered.Add(renumbering);
@@ -126,6 +128,11 @@ public sealed class SyncEngine(
                     Interlocked.Increment(ref done);
                 }
             }
+            if (codeArrived && !cloudGone.IsCancellationRequested)
+            {
+                try { await MirrorCodeHistoryAsync(lane[0].Operation.Video, cloudGone.Token); }
+                catch (ManimCloudException) { /* the next pass mirrors it */ }
+            }
         });
         ct.ThrowIfCancellationRequested();
         var report = new SyncReport(applied, failures.ToList(), outbox.List(Outbox.Pending).Count,
@@ -149,7 +156,7 @@ public sealed class SyncEngine(
         if (entry is null || entry.State != Outbox.Conflicted)
             throw new ManimCloudException(ErrorKind.NotFound, $"No conflict with id {operationId}.", "`manimcloud conflicts list` shows the open ones.");
         var decision = keepLocal ? EditDecision.Overwrite : EditDecision.Discard;
-        await ApplyEverywhereAsync(entry.Operation, entry.LocalApplied, new ApplyOptions(OnConflict: (_, _, _) => decision), ct);
+        await ApplyEverywhereAsync(entry.Operation, entry.LocalApplied, entry.ProvisionalVersion, new ApplyOptions(OnConflict: (_, _, _) => decision), ct);
         outbox.Remove(operationId);
         audit.Record("conflict", entry.Operation.Video.ToString(), keepLocal ? "local kept" : "cloud kept", "manual");
     }
@@ -177,27 +184,41 @@ public sealed class SyncEngine(
     /// The workspace gave an offline version a provisional number; the cloud gave it its real one. Move it there,
     /// first moving any other provisional version that sits on that number to the top.
     /// </summary>
-    private async Task<Renumbering?> ReconcileCodeAsync(StoreCode op, CodeVersion cloudVersion, CancellationToken ct)
+    private async Task<Renumbering?> ReconcileCodeAsync(StoreCode op, CodeVersion cloudVersion, int? provisional, CancellationToken ct)
     {
         var mine = await CodeVersioning.FindByOperationAsync(local.Metadata, op.Video, op.Id, ct);
         if (mine is null)
-        {
             await applier.ApplyAsync(op, local, new ApplyOptions(cloudVersion.Version), ct);
-            return null;
-        }
-        if (mine.Version == cloudVersion.Version)
+        else if (mine.Version != cloudVersion.Version || mine.Key != cloudVersion.Key)
         {
-            if (mine.Key != cloudVersion.Key) await MoveAsync(mine, cloudVersion.Version, cloudVersion.Key, ct);
-            return null;
+            var occupant = await local.Metadata.GetCodeVersionAsync(op.Video, cloudVersion.Version, ct);
+            if (occupant is not null && occupant.OperationId != op.Id)
+            {
+                var top = (await local.Metadata.ListCodeVersionsAsync(op.Video, ct)).Max(v => v.Version) + 1;
+                await MoveAsync(occupant, top, RenumberKey(occupant.Key, occupant.Version, top), ct);
+            }
+            await MoveAsync(mine, cloudVersion.Version, cloudVersion.Key, ct);
         }
-        var occupant = await local.Metadata.GetCodeVersionAsync(op.Video, cloudVersion.Version, ct);
-        if (occupant is not null && occupant.OperationId != op.Id)
+        // Reported against the number the user was told when the version was made offline.
+        var told = provisional ?? mine?.Version;
+        return told is { } n && n != cloudVersion.Version ? new Renumbering(op.Video, n, cloudVersion.Version) : null;
+    }
+
+    /// <summary>Copies the cloud's version records of a video into the workspace (content is fetched when read).</summary>
+    private async Task MirrorCodeHistoryAsync(VideoId video, CancellationToken ct)
+    {
+        foreach (var v in await cloud.Metadata.ListCodeVersionsAsync(video, ct))
         {
-            var top = (await local.Metadata.ListCodeVersionsAsync(op.Video, ct)).Max(v => v.Version) + 1;
-            await MoveAsync(occupant, top, RenumberKey(occupant.Key, occupant.Version, top), ct);
+            var here = await local.Metadata.GetCodeVersionAsync(video, v.Version, ct);
+            if (here?.OperationId == v.OperationId) continue;
+            if (here is not null)
+            {
+                // A provisional version still on its way sits on this number: move it to the top.
+                var top = (await local.Metadata.ListCodeVersionsAsync(video, ct)).Max(x => x.Version) + 1;
+                await MoveAsync(here, top, RenumberKey(here.Key, here.Version, top), ct);
+            }
+            if (!await local.Metadata.TryAddCodeVersionAsync(v, ct)) await local.Metadata.UpdateCodeVersionAsync(v, ct);
         }
-        await MoveAsync(mine, cloudVersion.Version, cloudVersion.Key, ct);
-        return new Renumbering(op.Video, mine.Version, cloudVersion.Version);
     }
 
     private async Task MoveAsync(CodeVersion version, int to, string toKey, CancellationToken ct)
