@@ -71,7 +71,9 @@ public static class BucketPolicy
         return policy;
     }
 
-    private static bool IsOurs(JsonNode statement) =>
+    public static string? SidOf(JsonNode? statement) => statement is JsonObject o && o["Sid"] is JsonValue v && v.TryGetValue<string>(out var sid) ? sid : null;
+
+    public static bool IsOurs(JsonNode statement) =>
         statement is JsonObject o && o["Sid"] is JsonValue v && v.TryGetValue<string>(out var sid) && sid.StartsWith(SidPrefix, StringComparison.Ordinal);
 }
 

@@ -20,7 +20,9 @@ internal sealed class BucketProvisioning(
     private string Partition => AwsPartition.For(region);
 
     public const string VersioningEnabled = "Enabled";
-    public const string PublicAccessBlocked = "BlockPublicAcls=true, IgnorePublicAcls=true, BlockPublicPolicy=true, RestrictPublicBuckets=true";
+    public const string PublicAccessBlocked = "all four blocks on";
+
+    private static readonly System.Text.RegularExpressions.Regex AwsRegionName = new("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$");
 
     private string DesiredEncryption => kms is null ? "SSE-S3 (AES256)" : $"SSE-KMS key={kms.Arn} bucket_key=true";
 
@@ -34,6 +36,8 @@ internal sealed class BucketProvisioning(
             new(new ProvisionStep(Resource, "bucket", "exists", "exists", StepAction.Unchanged)),
             RegionCheck(location),
         };
+        // A bucket in another region is the wrong bucket for this deployment: leave its settings alone.
+        if (checks[^1].Step.Action == StepAction.Blocked) return checks;
         var versioning = await ReadAsync("versioning", async t =>
             (await s3.GetBucketVersioningAsync(new GetBucketVersioningRequest { BucketName = bucket }, t)).VersioningConfig?.Status?.Value is { Length: > 0 } s
                 ? s : "Off", [], ct);
@@ -71,8 +75,12 @@ internal sealed class BucketProvisioning(
             return string.IsNullOrWhiteSpace(currentPolicy) ? SettingValue.None : NormalizePolicy(currentPolicy);
         }, ["NoSuchBucketPolicy"], ct);
         var desiredPolicy = BucketPolicy.Desired(bucket, Partition, policy is SettingValue.None or SettingValue.Unknown || policy.StartsWith(Unreadable) ? null : currentPolicy);
+        var currentStatements = policy.StartsWith('{') ? PolicyJson.StatementsOf(PolicyJson.Parse(currentPolicy!)).ToList() : [];
         checks.Add(ProvisionCheck.Compare(Resource, "policy", policy, PolicyJson.Normalize(desiredPolicy), t => PutPolicyAsync(desiredPolicy, t),
-            "Statements whose Sid does not start with 'ManimCloud' are kept."));
+            Difference("statement",
+                currentStatements.Select(s => (BucketPolicy.SidOf(s), PolicyJson.Normalize(s))),
+                BucketPolicy.Statements(bucket, Partition).Select(s => (BucketPolicy.SidOf(s), PolicyJson.Normalize(s))),
+                currentStatements.Count(s => !BucketPolicy.IsOurs(s)))));
 
         List<LifecycleRule>? currentRules = null;
         var lifecycle = await ReadAsync("lifecycle configuration", async t =>
@@ -82,7 +90,10 @@ internal sealed class BucketProvisioning(
         }, ["NoSuchLifecycleConfiguration"], ct);
         var desiredRules = LifecycleRules.Desired(role, currentRules);
         checks.Add(ProvisionCheck.Compare(Resource, "lifecycle", lifecycle, LifecycleRules.Canonical(desiredRules), t => PutLifecycleAsync(desiredRules, t),
-            "Rules whose id does not start with 'manimcloud-' are kept."));
+            Difference("rule",
+                (currentRules ?? []).Select(r => ((string?)r.Id, LifecycleRules.Canonical(r))),
+                LifecycleRules.Ours(role).Select(r => ((string?)r.Id, LifecycleRules.Canonical(r))),
+                (currentRules ?? []).Count(r => !LifecycleRules.IsOurs(r)))));
         return checks;
     }
 
@@ -105,13 +116,23 @@ internal sealed class BucketProvisioning(
         return checks;
     }
 
+    /// <summary>Says which of ManimCloud's statements or rules are missing or differ, and how many of others' are kept.</summary>
+    private static string Difference(string noun, IEnumerable<(string? Id, string Canonical)> current, IEnumerable<(string? Id, string Canonical)> ours, int others)
+    {
+        var now = current.Where(c => c.Id is not null).GroupBy(c => c.Id!).ToDictionary(g => g.Key, g => g.First().Canonical);
+        var parts = ours.Select(o => now.TryGetValue(o.Id!, out var c) ? (c == o.Canonical ? null : $"{o.Id} differs") : $"{o.Id} missing")
+            .Where(p => p is not null).ToList();
+        parts.Add(others == 0 ? $"no other {noun}s to keep" : $"{others} other {noun}(s) kept as they are");
+        return string.Join("; ", parts) + ".";
+    }
+
     private ProvisionCheck RegionCheck(string location)
     {
         if (location == region) return new(new ProvisionStep(Resource, "region", location, region, StepAction.Unchanged));
-        // S3-compatible stores name their zone groups freely ("default"); the region is only enforced on AWS.
-        if (customEndpoint)
+        // S3-compatible stores name their zone groups freely ("default"): only an AWS region name is held to the configured one.
+        if (customEndpoint && !AwsRegionName.IsMatch(location))
             return new(new ProvisionStep(Resource, "region", location, region, StepAction.Unchanged,
-                "Custom endpoint: the bucket's location is not compared with the region."));
+                $"The store reports the location '{location}', which is not an AWS region; it is not compared with {region}."));
         return ProvisionCheck.Blocked(Resource, "region", location, region,
             $"The bucket exists in {location}, not {region}; a bucket cannot move. Set AWS_REGION={location}, "
             + $"or set {NameSetting} to a new bucket name in {region} and copy the objects over.");
@@ -175,10 +196,16 @@ internal sealed class BucketProvisioning(
         };
     }
 
-    private static string DescribePublicAccess(PublicAccessBlockConfiguration? c) => c is null ? SettingValue.None
-        : $"BlockPublicAcls={Flag(c.BlockPublicAcls)}, IgnorePublicAcls={Flag(c.IgnorePublicAcls)}, BlockPublicPolicy={Flag(c.BlockPublicPolicy)}, RestrictPublicBuckets={Flag(c.RestrictPublicBuckets)}";
-
-    private static string Flag(bool? b) => b == true ? "true" : "false";
+    private static string DescribePublicAccess(PublicAccessBlockConfiguration? c)
+    {
+        if (c is null) return SettingValue.None;
+        var off = new (string Name, bool? On)[]
+        {
+            ("BlockPublicAcls", c.BlockPublicAcls), ("IgnorePublicAcls", c.IgnorePublicAcls),
+            ("BlockPublicPolicy", c.BlockPublicPolicy), ("RestrictPublicBuckets", c.RestrictPublicBuckets),
+        }.Where(f => f.On != true).Select(f => f.Name).ToList();
+        return off.Count == 0 ? PublicAccessBlocked : "off: " + string.Join(", ", off);
+    }
 
     private const string Unreadable = "unreadable: ";
 

@@ -78,9 +78,12 @@ public static class LifecycleRules
 
     /// <summary>The rules as canonical JSON (sorted by id), for comparing and for showing in a plan.</summary>
     public static string Canonical(IEnumerable<LifecycleRule> rules) =>
-        new JsonArray(rules.Select(Canonical).OrderBy(r => r.ToJsonString(), StringComparer.Ordinal).Select(r => (JsonNode)r).ToArray()).ToJsonString();
+        new JsonArray(rules.Select(CanonicalNode).OrderBy(r => r.ToJsonString(), StringComparer.Ordinal).Select(r => (JsonNode)r).ToArray()).ToJsonString();
 
-    private static JsonObject Canonical(LifecycleRule r)
+    /// <summary>One rule as canonical JSON.</summary>
+    public static string Canonical(LifecycleRule rule) => CanonicalNode(rule).ToJsonString();
+
+    private static JsonObject CanonicalNode(LifecycleRule r)
     {
         var o = new JsonObject
         {

@@ -222,6 +222,30 @@ public sealed class ProvisionerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_bucket_in_another_region_is_blocked_with_its_fix_and_everything_else_is_still_provisioned()
+    {
+        var options = Options();
+        await AwsCli.JsonAsync("s3api", "create-bucket", "--bucket", options.VideoBucket!, "--region", "eu-west-1",
+            "--create-bucket-configuration", "LocationConstraint=eu-west-1");
+
+        var plan = await PlanAsync(options);
+        var region = plan.Steps.Single(s => s.Resource == $"s3://{options.VideoBucket}" && s.Setting == "region");
+        Assert.Equal(("eu-west-1", "us-east-1", StepAction.Blocked), (region.Current, region.Desired, region.Action));
+        Assert.Contains("AWS_REGION=eu-west-1", region.Note);
+        Assert.Equal(1, plan.Blocked);
+
+        var e = await Assert.ThrowsAsync<ProvisioningIncompleteException>(() => ApplyAsync(options));
+        Assert.Equal(ManimCloud.Domain.ErrorKind.Conflict, e.Kind);
+        Assert.Contains($"s3://{options.VideoBucket}", e.Message);
+        Assert.Contains("MANIMCLOUD_VIDEO_BUCKET", e.Hint);
+        Assert.All(e.Plan.Steps.Where(s => !s.Resource.Contains(options.VideoBucket!)), s => Assert.True(s.Applied, $"{s.Resource} {s.Setting}"));
+        Assert.DoesNotContain(e.Plan.Steps, s => s.Resource.Contains(options.VideoBucket!) && s.Applied);
+        // The wrong-region bucket was left alone.
+        Assert.NotEqual(0, (await AwsCli.RunAsync("s3api", "get-bucket-policy", "--bucket", options.VideoBucket!)).ExitCode);
+        Assert.Equal("Enabled", (string?)(await AwsCli.JsonAsync("s3api", "get-bucket-versioning", "--bucket", options.CodeBucket!))["Status"]);
+    }
+
+    [Fact]
     public async Task With_a_KMS_key_buckets_use_SSE_KMS_with_bucket_keys_and_the_table_uses_the_key()
     {
         var alias = "alias/" + Names.Unique("manimcloud");
