@@ -129,7 +129,7 @@ public sealed class ProvisionPlan(
 
     public override string ToString() => ToText();
 
-    private static string Abbreviate(string value) => value.Length <= 60 ? value : value[..40] + "… (see --json)";
+    private static string Abbreviate(string value) => value.Length <= 100 ? value : value[..60] + "… (see --json)";
 }
 
 /// <summary>The names of the resources of one deployment.</summary>

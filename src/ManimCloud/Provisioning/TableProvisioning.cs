@@ -76,9 +76,11 @@ internal sealed class TableProvisioning(IAmazonDynamoDB dynamo, RetryPipeline re
 
         checks.Add(ProvisionCheck.Compare(Resource, "encryption", DescribeEncryption(description.SSEDescription), DesiredEncryption, SetEncryptionAsync));
 
-        var pitr = await Call("Reading point-in-time recovery of", t => dynamo.DescribeContinuousBackupsAsync(
-            new DescribeContinuousBackupsRequest { TableName = table }, t), ct);
-        var pitrNow = pitr.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus?.Value ?? "DISABLED";
+        // Backups of a table that is still being created cannot be read yet; the step runs after the wait above.
+        var pitrNow = status != "ACTIVE" ? SettingValue.Unknown
+            : (await Call("Reading point-in-time recovery of", t => dynamo.DescribeContinuousBackupsAsync(
+                new DescribeContinuousBackupsRequest { TableName = table }, t), ct))
+                .ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus?.Value ?? "DISABLED";
         checks.Add(ProvisionCheck.Compare(Resource, "point_in_time_recovery", pitrNow, "ENABLED", EnablePointInTimeRecoveryAsync));
         return checks;
     }
@@ -229,7 +231,8 @@ internal sealed class TableProvisioning(IAmazonDynamoDB dynamo, RetryPipeline re
         while (true)
         {
             var d = await DescribeAsync(ct);
-            var status = d?.TableStatus?.Value ?? "ABSENT";
+            // A table created a moment ago may not be visible yet: absent counts as still creating until the deadline.
+            var status = d?.TableStatus?.Value ?? "CREATING";
             if (status == "ACTIVE" && (d!.GlobalSecondaryIndexes ?? []).All(i => i.IndexStatus?.Value is null or "ACTIVE")) return;
             if (status is not ("ACTIVE" or "CREATING" or "UPDATING"))
                 throw new ManimCloudException(ErrorKind.Conflict, $"The table {table} went to {status} while provisioning waited for it to be ACTIVE.", StateAdvice(status));
