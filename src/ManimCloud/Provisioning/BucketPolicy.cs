@@ -58,10 +58,9 @@ public static class BucketPolicy
     /// The policy the bucket should have: the statements of <paramref name="currentPolicy"/> that are not ManimCloud's,
     /// followed by ManimCloud's own.
     /// </summary>
-    public static JsonObject Desired(string bucket, string partition, string? currentPolicy)
+    public static JsonObject Desired(string bucket, string partition, JsonObject? current)
     {
         var statements = new JsonArray();
-        var current = currentPolicy is null ? null : PolicyJson.Parse(currentPolicy);
         foreach (var foreign in PolicyJson.StatementsOf(current).Where(s => !IsOurs(s)))
             statements.Add(foreign.DeepClone());
         foreach (var ours in Statements(bucket, partition)) statements.Add(ours);
@@ -84,8 +83,13 @@ public static class BucketPolicy
 /// </summary>
 public static class PolicyJson
 {
-    public static JsonObject Parse(string json) =>
-        JsonNode.Parse(json) as JsonObject ?? throw new FormatException("The policy is not a JSON object.");
+    /// <summary>The policy as a JSON object, or null when the text is not one.</summary>
+    public static JsonObject? TryParse(string? json)
+    {
+        if (string.IsNullOrWhiteSpace(json)) return null;
+        try { return JsonNode.Parse(json) as JsonObject; }
+        catch (System.Text.Json.JsonException) { return null; }
+    }
 
     public static IEnumerable<JsonNode> StatementsOf(JsonObject? policy) => policy?["Statement"] switch
     {

@@ -65,17 +65,19 @@ internal sealed class BucketProvisioning(
             ["NoSuchPublicAccessBlockConfiguration"], ct);
         checks.Add(ProvisionCheck.Compare(Resource, "public_access_block", publicAccess, PublicAccessBlocked, BlockPublicAccessAsync));
 
-        string? currentPolicy = null;
-        var policy = await ReadAsync("bucket policy", async t =>
+        var policyText = await ReadAsync("bucket policy", async t =>
         {
             var response = await s3.GetBucketPolicyAsync(new GetBucketPolicyRequest { BucketName = bucket }, t);
             // AWSSDK.S3 4.1 does not throw on 404 NoSuchBucketPolicy here: it hands back the error document as the policy.
-            currentPolicy = response.HttpStatusCode == System.Net.HttpStatusCode.NotFound
-                || response.Policy?.Contains("<Code>NoSuchBucketPolicy</Code>", StringComparison.Ordinal) == true ? null : response.Policy;
-            return string.IsNullOrWhiteSpace(currentPolicy) ? SettingValue.None : NormalizePolicy(currentPolicy);
+            var missing = response.HttpStatusCode == System.Net.HttpStatusCode.NotFound
+                || response.Policy?.Contains("<Code>NoSuchBucketPolicy</Code>", StringComparison.Ordinal) == true;
+            return missing || string.IsNullOrWhiteSpace(response.Policy) ? SettingValue.None : response.Policy;
         }, ["NoSuchBucketPolicy"], ct);
-        var desiredPolicy = BucketPolicy.Desired(bucket, Partition, policy is SettingValue.None or SettingValue.Unknown || policy.StartsWith(Unreadable) ? null : currentPolicy);
-        var currentStatements = policy.StartsWith('{') ? PolicyJson.StatementsOf(PolicyJson.Parse(currentPolicy!)).ToList() : [];
+        var currentPolicy = PolicyJson.TryParse(policyText);
+        var policy = currentPolicy is not null ? PolicyJson.Normalize(currentPolicy)
+            : policyText is SettingValue.None or SettingValue.Unknown ? policyText : "unreadable: " + policyText;
+        var desiredPolicy = BucketPolicy.Desired(bucket, Partition, currentPolicy);
+        var currentStatements = PolicyJson.StatementsOf(currentPolicy).ToList();
         checks.Add(ProvisionCheck.Compare(Resource, "policy", policy, PolicyJson.Normalize(desiredPolicy), t => PutPolicyAsync(desiredPolicy, t),
             Difference("statement",
                 currentStatements.Select(s => (BucketPolicy.SidOf(s), PolicyJson.Normalize(s))),
@@ -205,14 +207,6 @@ internal sealed class BucketProvisioning(
             ("BlockPublicPolicy", c.BlockPublicPolicy), ("RestrictPublicBuckets", c.RestrictPublicBuckets),
         }.Where(f => f.On != true).Select(f => f.Name).ToList();
         return off.Count == 0 ? PublicAccessBlocked : "off: " + string.Join(", ", off);
-    }
-
-    private const string Unreadable = "unreadable: ";
-
-    private static string NormalizePolicy(string json)
-    {
-        try { return PolicyJson.Normalize(json); }
-        catch (System.Text.Json.JsonException) { return Unreadable + json; }
     }
 
     private Task Write(string what, Func<CancellationToken, Task> call, CancellationToken ct) =>

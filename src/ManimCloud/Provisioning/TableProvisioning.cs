@@ -77,7 +77,7 @@ internal sealed class TableProvisioning(IAmazonDynamoDB dynamo, RetryPipeline re
         checks.Add(ProvisionCheck.Compare(Resource, "encryption", DescribeEncryption(description.SSEDescription), DesiredEncryption, SetEncryptionAsync));
 
         // Backups of a table that is still being created cannot be read yet; the step runs after the wait above.
-        var pitrNow = status != "ACTIVE" ? SettingValue.Unknown
+        var pitrNow = status != "ACTIVE" ? "unknown until the table is ACTIVE"
             : (await Call("Reading point-in-time recovery of", t => dynamo.DescribeContinuousBackupsAsync(
                 new DescribeContinuousBackupsRequest { TableName = table }, t), ct))
                 .ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus?.Value ?? "DISABLED";
