@@ -162,6 +162,9 @@ public sealed class ProvisionerTests : IDisposable
         Assert.Equal("Enabled", drift.Desired);
         Assert.Equal(StepAction.Update, drift.Action);
         Assert.Equal(1, plan.Changed);
+        Assert.Contains("Suspended -> Enabled [update]", plan.ToText());
+        // Planning is reading only: the drift is still there.
+        Assert.Equal("Suspended", (string?)(await AwsCli.JsonAsync("s3api", "get-bucket-versioning", "--bucket", options.VideoBucket!))["Status"]);
 
         var applied = await ApplyAsync(options);
         var fixedStep = Assert.Single(applied.Steps, s => s.Applied);
