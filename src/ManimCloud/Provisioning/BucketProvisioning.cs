@@ -68,10 +68,12 @@ internal sealed class BucketProvisioning(
         var policyText = await ReadAsync("bucket policy", async t =>
         {
             var response = await s3.GetBucketPolicyAsync(new GetBucketPolicyRequest { BucketName = bucket }, t);
-            // AWSSDK.S3 4.1 does not throw on 404 NoSuchBucketPolicy here: it hands back the error document as the policy.
-            var missing = response.HttpStatusCode == System.Net.HttpStatusCode.NotFound
-                || response.Policy?.Contains("<Code>NoSuchBucketPolicy</Code>", StringComparison.Ordinal) == true;
-            return missing || string.IsNullOrWhiteSpace(response.Policy) ? SettingValue.None : response.Policy;
+            // AWSSDK.S3 4.1.0 does not throw on a 404 from GetBucketPolicy: it returns the error document as the policy text.
+            if (response.HttpStatusCode == System.Net.HttpStatusCode.NotFound)
+                return response.Policy?.Contains("<Code>NoSuchBucketPolicy</Code>", StringComparison.Ordinal) != false ? SettingValue.None
+                    : throw new ManimCloudException(ErrorKind.NotFound, $"Reading the bucket policy of {Resource} failed (NotFound): {response.Policy}",
+                        "The bucket disappeared while provisioning read it; run provision again.");
+            return string.IsNullOrWhiteSpace(response.Policy) ? SettingValue.None : response.Policy;
         }, ["NoSuchBucketPolicy"], ct);
         var currentPolicy = PolicyJson.TryParse(policyText);
         var policy = currentPolicy is not null ? PolicyJson.Normalize(currentPolicy)

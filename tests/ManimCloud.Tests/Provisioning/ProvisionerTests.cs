@@ -284,6 +284,20 @@ public sealed class ProvisionerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_disabled_KMS_key_is_refused_before_anything_is_written()
+    {
+        var keyId = (string)(await AwsCli.JsonAsync("kms", "create-key"))["KeyMetadata"]!["KeyId"]!;
+        await AwsCli.OkAsync("kms", "disable-key", "--key-id", keyId);
+        var options = Options(kmsKey: keyId);
+
+        var e = await Assert.ThrowsAnyAsync<ManimCloud.Domain.ManimCloudException>(() => ApplyAsync(options));
+
+        Assert.Contains("Disabled", e.Message);
+        Assert.Contains("MANIMCLOUD_KMS_KEY", e.Hint);
+        Assert.NotEqual(0, (await AwsCli.RunAsync("s3api", "head-bucket", "--bucket", options.VideoBucket!)).ExitCode);
+    }
+
+    [Fact]
     public async Task The_plan_renders_as_JSON_and_as_text_with_the_IAM_policy()
     {
         var options = Options();
