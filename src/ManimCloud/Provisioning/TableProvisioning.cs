@@ -54,6 +54,8 @@ internal sealed class TableProvisioning(IAmazonDynamoDB dynamo, RetryPipeline re
             : ProvisionCheck.Blocked(Resource, "key_schema", keySchema, DesiredKeySchema,
                 "A table's key schema cannot change. Set MANIMCLOUD_TABLE to a new table name and run provision, then copy the items "
                 + "(export/import, or a scan-and-batch-write) and switch over."));
+        // A table with other keys is not a ManimCloud table: leave the rest of it alone.
+        if (checks[^1].Step.Action == StepAction.Blocked) return checks;
 
         var index = description.GlobalSecondaryIndexes?.FirstOrDefault(i => i.IndexName == Index);
         var indexNow = index is null ? SettingValue.Absent : $"{DescribeKeys(index.KeySchema, types)}, projection {index.Projection?.ProjectionType?.Value}";

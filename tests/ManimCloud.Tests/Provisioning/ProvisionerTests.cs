@@ -249,6 +249,24 @@ public sealed class ProvisionerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_table_with_other_keys_is_blocked_and_left_alone()
+    {
+        var options = Options();
+        await AwsCli.JsonAsync("dynamodb", "create-table", "--table-name", options.Table!, "--billing-mode", "PAY_PER_REQUEST",
+            "--attribute-definitions", "AttributeName=id,AttributeType=S", "--key-schema", "AttributeName=id,KeyType=HASH");
+
+        var e = await Assert.ThrowsAsync<ProvisioningIncompleteException>(() => ApplyAsync(options));
+
+        var keys = e.Plan.Steps.Single(s => s.Resource == $"dynamodb:{options.Table}" && s.Setting == "key_schema");
+        Assert.Equal(("id (S) HASH", StepAction.Blocked), (keys.Current, keys.Action));
+        Assert.Contains("MANIMCLOUD_TABLE", e.Hint);
+        Assert.DoesNotContain(e.Plan.Steps, s => s.Resource == $"dynamodb:{options.Table}" && s.Setting.StartsWith("index"));
+        var backups = await AwsCli.JsonAsync("dynamodb", "describe-continuous-backups", "--table-name", options.Table!);
+        Assert.Equal("DISABLED", (string?)backups["ContinuousBackupsDescription"]!["PointInTimeRecoveryDescription"]!["PointInTimeRecoveryStatus"]);
+        Assert.True(e.Plan.Steps.Single(s => s.Resource == $"s3://{options.CodeBucket}" && s.Setting == "bucket").Applied);
+    }
+
+    [Fact]
     public async Task With_a_KMS_key_buckets_use_SSE_KMS_with_bucket_keys_and_the_table_uses_the_key()
     {
         var alias = "alias/" + Names.Unique("manimcloud");
