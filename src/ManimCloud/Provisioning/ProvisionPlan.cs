@@ -73,6 +73,9 @@ public sealed class ProvisionPlan(
     /// <summary>The least-privilege IAM policy (SPEC R8) for the runtime that uses these resources.</summary>
     public JsonObject IamPolicy => iamPolicy;
 
+    /// <summary>The workspace config file the provisioned names were recorded in, after a complete apply.</summary>
+    public string? SavedConfigPath { get; init; }
+
     /// <summary>For a plan: the steps that would write. For an apply: the steps that were written.</summary>
     public int Changed => applied ? steps.Count(s => s.Applied) : steps.Count(s => s.WouldChange);
 
@@ -82,20 +85,25 @@ public sealed class ProvisionPlan(
     /// <summary>Applied steps whose read-back still differs (the store ignored the change, or has not caught up yet).</summary>
     public int NotConverged => steps.Count(s => s.Converged == false);
 
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
     {
-        ["environment"] = environment,
-        ["region"] = region,
-        ["video_bucket"] = names.VideoBucket,
-        ["code_bucket"] = names.CodeBucket,
-        ["table"] = names.Table,
-        ["dry_run"] = !applied,
-        ["changed"] = Changed,
-        ["blocked"] = Blocked,
-        ["not_converged"] = NotConverged,
-        ["steps"] = new JsonArray(steps.Select(s => (JsonNode)s.ToJson()).ToArray()),
-        ["iam_policy"] = iamPolicy.DeepClone(),
-    };
+        var json = new JsonObject
+        {
+            ["environment"] = environment,
+            ["region"] = region,
+            ["video_bucket"] = names.VideoBucket,
+            ["code_bucket"] = names.CodeBucket,
+            ["table"] = names.Table,
+            ["dry_run"] = !applied,
+            ["changed"] = Changed,
+            ["blocked"] = Blocked,
+            ["not_converged"] = NotConverged,
+            ["steps"] = new JsonArray(steps.Select(s => (JsonNode)s.ToJson()).ToArray()),
+            ["iam_policy"] = iamPolicy.DeepClone(),
+        };
+        if (SavedConfigPath is not null) json["config_saved"] = SavedConfigPath;
+        return json;
+    }
 
     /// <summary>A table a person reads: one line per step, changes marked, long values abbreviated (use ToJson for all of it).</summary>
     public string ToText()
@@ -122,6 +130,7 @@ public sealed class ProvisionPlan(
             if (s.Converged == false) sb.AppendLine("    warning: the setting was written but still reads back differently.");
             if (s.Error is not null) sb.Append("    error: ").AppendLine(s.Error);
         }
+        if (SavedConfigPath is not null) sb.AppendLine($"Names recorded in {SavedConfigPath}.");
         sb.AppendLine("Least-privilege IAM policy for the ManimCloud runtime:");
         sb.AppendLine(iamPolicy.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return sb.ToString();

@@ -46,6 +46,9 @@ public sealed class Provisioner : IDisposable
 
     public string Region { get; }
 
+    /// <summary>Whether a complete apply records the names, region and KMS key in {home}/config.json (default: yes).</summary>
+    public bool SaveNamesToConfig { get; init; } = true;
+
     /// <summary>How long to wait for the table (and a new index's backfill) to become ACTIVE.</summary>
     public TimeSpan TableWaitTimeout { get; init; } = TimeSpan.FromMinutes(30);
 
@@ -57,7 +60,8 @@ public sealed class Provisioner : IDisposable
     }
 
     /// <summary>
-    /// Applies the steps that differ, in order, then reads everything back to confirm. Returns what was done.
+    /// Applies the steps that differ, in order, then reads everything back to confirm, and (when complete) records the
+    /// names in the workspace config file (<see cref="SaveNamesToConfig"/>). Returns what was done.
     /// Throws <see cref="ProvisioningIncompleteException"/> (carrying the plan) when a step failed, which stops the
     /// rest, or when something cannot be fixed in place, which does not stop the independent steps after it.
     /// </summary>
@@ -92,7 +96,8 @@ public sealed class Provisioner : IDisposable
         }
 
         if (failure is null && steps.Any(s => s.Applied)) steps = await ConfirmAsync(steps, ct);
-        var plan = ToPlan(steps, applied: true);
+        var complete = failure is null && steps.All(s => s.Action != StepAction.Blocked);
+        var plan = ToPlan(steps, applied: true, complete && SaveNamesToConfig ? SaveNames() : null);
 
         if (failure is not null)
             throw new ProvisioningIncompleteException(failure.Kind,
@@ -161,9 +166,28 @@ public sealed class Provisioner : IDisposable
         }
     }
 
-    private ProvisionPlan ToPlan(List<ProvisionStep> steps, bool applied) =>
+    /// <summary>Records the provisioned names in the workspace config file, so later commands use this deployment
+    /// (environment variables still win). Returns the file's path.</summary>
+    private string SaveNames()
+    {
+        var values = new Dictionary<string, string>
+        {
+            ["video_bucket"] = Names.VideoBucket,
+            ["code_bucket"] = Names.CodeBucket,
+            ["table"] = Names.Table,
+            ["region"] = Region,
+        };
+        if (_options.KmsKey is { } key) values["kms_key"] = key;
+        ManimCloudOptions.SaveToConfigFile(_options.Home, values);
+        return _options.ConfigPath;
+    }
+
+    private ProvisionPlan ToPlan(List<ProvisionStep> steps, bool applied, string? savedConfig = null) =>
         new(_options.Environment, Region, Names, applied, steps,
-            IamPolicy.ForDeployment(Names.VideoBucket, Names.CodeBucket, Names.Table, _kms?.Arn ?? _options.KmsKey, Region));
+            IamPolicy.ForDeployment(Names.VideoBucket, Names.CodeBucket, Names.Table, _kms?.Arn ?? _options.KmsKey, Region))
+        {
+            SavedConfigPath = savedConfig,
+        };
 
     public void Dispose()
     {
