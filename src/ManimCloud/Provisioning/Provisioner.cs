@@ -137,11 +137,12 @@ public sealed class Provisioner : IDisposable
     {
         var kms = await ResolveKmsKeyAsync(ct);
         var customEndpoint = _options.EndpointUrl is not null;
-        var checks = new List<ProvisionCheck>();
-        checks.AddRange(await new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms).InspectAsync(ct));
-        checks.AddRange(await new BucketProvisioning(_clients.S3, _retry, BucketRole.Code, Names.CodeBucket, Region, customEndpoint, kms).InspectAsync(ct));
-        checks.AddRange(await new TableProvisioning(_clients.DynamoDB, _retry, Names.Table, kms, TableWaitTimeout).InspectAsync(ct));
-        return checks;
+        // The three resources are independent: read them at the same time (reading is latency-bound), keep the order for applying.
+        var resources = await Task.WhenAll(
+            new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms).InspectAsync(ct),
+            new BucketProvisioning(_clients.S3, _retry, BucketRole.Code, Names.CodeBucket, Region, customEndpoint, kms).InspectAsync(ct),
+            new TableProvisioning(_clients.DynamoDB, _retry, Names.Table, kms, TableWaitTimeout).InspectAsync(ct));
+        return resources.SelectMany(r => r).ToList();
     }
 
     /// <summary>Resolves MANIMCLOUD_KMS_KEY to its key ARN once (a read), so every store's spelling of it compares equal.</summary>
