@@ -1,0 +1,78 @@
+using System.Text.Json.Nodes;
+
+namespace ManimCloud.Provisioning;
+
+/// <summary>
+/// The least-privilege IAM policy (SPEC R8) for the identity that runs ManimCloud (render workers, agents, the CLI
+/// in daily use) against one deployment. It allows exactly what the object and metadata stores call, on exactly
+/// the two buckets, the table and its indexes, and the KMS key. Provisioning itself needs more; see docs/provisioning.md.
+/// </summary>
+public static class IamPolicy
+{
+    /// <summary>Bucket-level S3 actions: listing keys, versions (code history, recovery) and unfinished multipart uploads.</summary>
+    public static readonly string[] BucketActions = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads", "s3:GetBucketLocation"];
+
+    /// <summary>Object-level S3 actions: get/put/delete (any version), Object Lock retention and legal hold, multipart.</summary>
+    public static readonly string[] ObjectActions =
+    [
+        "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
+        "s3:GetObjectRetention", "s3:PutObjectRetention", "s3:GetObjectLegalHold", "s3:PutObjectLegalHold",
+        "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+    ];
+
+    /// <summary>DynamoDB actions on the table (transactions are authorised per item action, so they need no action of their own).</summary>
+    public static readonly string[] TableActions =
+    [
+        "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable",
+    ];
+
+    public static readonly string[] IndexActions = ["dynamodb:Query"];
+
+    public static readonly string[] KmsActions = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"];
+
+    /// <param name="kmsKey">The key as configured (id, key ARN, alias name or alias ARN), or its resolved key ARN; null for SSE-S3.</param>
+    /// <param name="region">Region of the table and key; "*" when unknown.</param>
+    /// <param name="account">AWS account id; "*" when unknown (an IAM policy only grants within its own account unless the resource's policy says otherwise).</param>
+    public static JsonObject ForDeployment(string videoBucket, string codeBucket, string table, string? kmsKey = null, string region = "*", string account = "*")
+    {
+        var partition = AwsPartition.For(region);
+        var buckets = new[] { videoBucket, codeBucket }.Distinct().Select(b => $"arn:{partition}:s3:::{b}").ToArray();
+        var tableArn = $"arn:{partition}:dynamodb:{region}:{account}:table/{table}";
+        var statements = new JsonArray
+        {
+            Statement("ManimCloudBuckets", BucketActions, buckets),
+            Statement("ManimCloudObjects", ObjectActions, buckets.Select(b => b + "/*").ToArray()),
+            Statement("ManimCloudTable", TableActions, [tableArn]),
+            Statement("ManimCloudTableIndexes", IndexActions, [tableArn + "/index/*"]),
+        };
+        if (kmsKey is not null) statements.Add(KmsStatement(kmsKey, partition, region, account));
+        return new JsonObject { ["Version"] = "2012-10-17", ["Statement"] = statements };
+    }
+
+    private static JsonObject Statement(string sid, string[] actions, string[] resources) => new()
+    {
+        ["Sid"] = sid,
+        ["Effect"] = "Allow",
+        ["Action"] = Array(actions),
+        ["Resource"] = Array(resources),
+    };
+
+    private static JsonObject KmsStatement(string key, string partition, string region, string account)
+    {
+        if (key.StartsWith("arn:", StringComparison.Ordinal) && key.Contains(":key/", StringComparison.Ordinal))
+            return Statement("ManimCloudKmsKey", KmsActions, [key]);
+        if (!key.Contains("alias/", StringComparison.Ordinal))
+            return Statement("ManimCloudKmsKey", KmsActions, [$"arn:{partition}:kms:{region}:{account}:key/{key}"]);
+        // An alias is not a resource IAM authorises key operations on: allow the keys that carry that alias.
+        var alias = key[key.IndexOf("alias/", StringComparison.Ordinal)..];
+        var statement = Statement("ManimCloudKmsKey", KmsActions, [$"arn:{partition}:kms:{region}:{account}:key/*"]);
+        statement["Condition"] = new JsonObject
+        {
+            ["ForAnyValue:StringEquals"] = new JsonObject { ["kms:ResourceAliases"] = alias },
+        };
+        return statement;
+    }
+
+    private static JsonArray Array(string[] values) => new(values.Select(v => (JsonNode)v).ToArray());
+}

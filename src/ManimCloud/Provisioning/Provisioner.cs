@@ -1,0 +1,197 @@
+using Amazon.KeyManagementService;
+using Amazon.KeyManagementService.Model;
+using ManimCloud.Aws;
+using ManimCloud.Domain;
+using ManimCloud.Resilience;
+using ManimCloud.Workspace;
+
+namespace ManimCloud.Provisioning;
+
+/// <summary>
+/// Creates, or brings into line, the AWS resources of one environment: the video bucket, the code bucket (with
+/// Object Lock) and the metadata table. Idempotent: every setting is read back and compared, only what differs is
+/// written, and a second apply reports every step unchanged. <see cref="PlanAsync"/> only reads (the dry run).
+/// </summary>
+public sealed class Provisioner : IDisposable
+{
+    private readonly ManimCloudOptions _options;
+    private readonly AwsClients _clients;
+    private readonly bool _ownsClients;
+    private readonly RetryPipeline _retry;
+    private KmsKeyRef? _kms;
+
+    /// <summary>The entry point for the CLI: clients from the options (default credential chain), disposed with the provisioner.</summary>
+    public static Provisioner ForOptions(ManimCloudOptions options) => new(options, new AwsClients(options), ownsClients: true);
+
+    public Provisioner(ManimCloudOptions options, AwsClients clients) : this(options, clients, ownsClients: false) { }
+
+    private Provisioner(ManimCloudOptions options, AwsClients clients, bool ownsClients)
+    {
+        var defaults = ManimCloudOptions.DefaultNames(options.Environment);
+        Names = new ProvisionNames(options.VideoBucket ?? defaults.Videos, options.CodeBucket ?? defaults.Code, options.Table ?? defaults.Table);
+        Region = options.Region ?? "us-east-1";
+        // Validate the names actually used (explicit or default) before anything touches AWS.
+        (options with { VideoBucket = Names.VideoBucket, CodeBucket = Names.CodeBucket, Table = Names.Table, Region = Region }).EnsureValid();
+        if (Names.VideoBucket == Names.CodeBucket)
+            throw new ManimCloudException(ErrorKind.InvalidInput, $"The video and code buckets are both named {Names.VideoBucket}.",
+                "They need different settings (Object Lock on the code bucket): give MANIMCLOUD_VIDEO_BUCKET and MANIMCLOUD_CODE_BUCKET different names.");
+        _options = options;
+        _clients = clients;
+        _ownsClients = ownsClients;
+        _retry = new RetryPipeline(AwsErrors.Classify);
+    }
+
+    /// <summary>The names provisioned: the configured ones exactly, else the environment's defaults.</summary>
+    public ProvisionNames Names { get; }
+
+    public string Region { get; }
+
+    /// <summary>Whether a complete apply records the names, region and KMS key in {home}/config.json (default: yes).</summary>
+    public bool SaveNamesToConfig { get; init; } = true;
+
+    /// <summary>How long to wait for the table (and a new index's backfill) to become ACTIVE.</summary>
+    public TimeSpan TableWaitTimeout { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Reads the current state and returns every step with what it would do. Writes nothing.</summary>
+    public async Task<ProvisionPlan> PlanAsync(CancellationToken ct = default)
+    {
+        var checks = await InspectAsync(ct);
+        return ToPlan(checks.Select(c => c.Step).ToList(), applied: false);
+    }
+
+    /// <summary>
+    /// Applies the steps that differ, in order, then reads everything back to confirm, and (when complete) records the
+    /// names in the workspace config file (<see cref="SaveNamesToConfig"/>). Returns what was done.
+    /// Throws <see cref="ProvisioningIncompleteException"/> (carrying the plan) when a step failed, which stops the
+    /// rest, or when something cannot be fixed in place, which does not stop the independent steps after it.
+    /// </summary>
+    public async Task<ProvisionPlan> ApplyAsync(CancellationToken ct = default)
+    {
+        var checks = await InspectAsync(ct);
+        var steps = new List<ProvisionStep>(checks.Count);
+        ManimCloudException? failure = null;
+        ProvisionStep? failedStep = null;
+        foreach (var (step, apply) in checks)
+        {
+            if (failure is not null || !step.WouldChange)
+            {
+                steps.Add(step);
+                continue;
+            }
+            try
+            {
+                if (apply is not null) await apply(ct);
+                steps.Add(step with { Applied = true });
+            }
+            catch (CannotFixInPlaceException e)
+            {
+                steps.Add(step with { Action = StepAction.Blocked, Note = e.Message });
+            }
+            catch (ManimCloudException e)
+            {
+                failure = e;
+                failedStep = step with { Error = $"{e.Message} {e.Hint}" };
+                steps.Add(failedStep);
+            }
+        }
+
+        if (failure is null && steps.Any(s => s.Applied)) steps = await ConfirmAsync(steps, ct);
+        var complete = failure is null && steps.All(s => s.Action != StepAction.Blocked);
+        var plan = ToPlan(steps, applied: true, complete && SaveNamesToConfig ? SaveNames() : null);
+
+        if (failure is not null)
+            throw new ProvisioningIncompleteException(failure.Kind,
+                $"Provisioning stopped at the {failedStep!.Setting} of {failedStep.Resource}: {failure.Message}", failure.Hint, plan, failure);
+        if (plan.Blocked > 0)
+        {
+            var blocked = plan.Steps.Where(s => s.Action == StepAction.Blocked).ToList();
+            throw new ProvisioningIncompleteException(ErrorKind.Conflict,
+                $"Provisioning applied {plan.Changed} change(s), but {blocked.Count} setting(s) cannot be fixed in place: "
+                + string.Join("; ", blocked.Select(s => $"{s.Setting} of {s.Resource} is {s.Current}, should be {s.Desired}")) + ".",
+                string.Join(" ", blocked.Select(s => s.Note)), plan);
+        }
+        return plan;
+    }
+
+    /// <summary>Reads the applied settings back. S3 bucket settings are eventually consistent, so a mismatch is re-read a few times.</summary>
+    private async Task<List<ProvisionStep>> ConfirmAsync(List<ProvisionStep> steps, CancellationToken ct)
+    {
+        Dictionary<(string, string), ProvisionStep> now = [];
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            if (attempt > 0) await Task.Delay(TimeSpan.FromSeconds(attempt), ct);
+            now = (await InspectAsync(ct)).ToDictionary(c => (c.Step.Resource, c.Step.Setting), c => c.Step);
+            if (steps.Where(s => s.Applied).All(s => now.TryGetValue((s.Resource, s.Setting), out var r) && r.Action == StepAction.Unchanged)) break;
+        }
+        return steps.Select(s =>
+        {
+            if (!s.Applied) return s;
+            var read = now.GetValueOrDefault((s.Resource, s.Setting));
+            return read?.Action == StepAction.Unchanged
+                ? s with { Converged = true }
+                : s with { Converged = false, Note = $"Written, but it reads back as: {read?.Current ?? "(not reported)"}." };
+        }).ToList();
+    }
+
+    private async Task<List<ProvisionCheck>> InspectAsync(CancellationToken ct)
+    {
+        var kms = await ResolveKmsKeyAsync(ct);
+        var customEndpoint = _options.EndpointUrl is not null;
+        // The three resources are independent: read them at the same time (reading is latency-bound), keep the order for applying.
+        var resources = await Task.WhenAll(
+            new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms).InspectAsync(ct),
+            new BucketProvisioning(_clients.S3, _retry, BucketRole.Code, Names.CodeBucket, Region, customEndpoint, kms).InspectAsync(ct),
+            new TableProvisioning(_clients.DynamoDB, _retry, Names.Table, kms, TableWaitTimeout).InspectAsync(ct));
+        return resources.SelectMany(r => r).ToList();
+    }
+
+    /// <summary>Resolves MANIMCLOUD_KMS_KEY to its key ARN once (a read), so every store's spelling of it compares equal.</summary>
+    private async Task<KmsKeyRef?> ResolveKmsKeyAsync(CancellationToken ct)
+    {
+        if (_options.KmsKey is not { } key) return null;
+        if (_kms is not null) return _kms;
+        using var client = new AmazonKeyManagementServiceClient(_clients.Credentials(), _clients.Configure(new AmazonKeyManagementServiceConfig()));
+        try
+        {
+            var metadata = (await AwsCall.RunAsync(_retry, "Reading", $"KMS key {key}",
+                t => client.DescribeKeyAsync(new DescribeKeyRequest { KeyId = key }, t), ct)).KeyMetadata;
+            if (metadata.KeyState?.Value is { } state && state != "Enabled")
+                throw new ManimCloudException(ErrorKind.InvalidInput, $"The KMS key {key} is {state}.",
+                    "Enable the key (or cancel its deletion) in KMS, or set MANIMCLOUD_KMS_KEY to an enabled key.");
+            return _kms = new KmsKeyRef(key, metadata.Arn);
+        }
+        catch (ManimCloudException e) when (e.Kind == ErrorKind.NotFound || SettingRead.ErrorCode(e) == "NotFoundException")
+        {
+            throw new ManimCloudException(ErrorKind.InvalidInput, $"The KMS key {key} (MANIMCLOUD_KMS_KEY) does not exist in {Region}.",
+                "Set MANIMCLOUD_KMS_KEY to a key id, key ARN or alias (alias/NAME) in this region, or unset it for SSE-S3.", e);
+        }
+    }
+
+    /// <summary>Records the provisioned names in the workspace config file, so later commands use this deployment
+    /// (environment variables still win). Returns the file's path.</summary>
+    private string SaveNames()
+    {
+        var values = new Dictionary<string, string>
+        {
+            ["video_bucket"] = Names.VideoBucket,
+            ["code_bucket"] = Names.CodeBucket,
+            ["table"] = Names.Table,
+            ["region"] = Region,
+        };
+        if (_options.KmsKey is { } key) values["kms_key"] = key;
+        ManimCloudOptions.SaveToConfigFile(_options.Home, values);
+        return _options.ConfigPath;
+    }
+
+    private ProvisionPlan ToPlan(List<ProvisionStep> steps, bool applied, string? savedConfig = null) =>
+        new(_options.Environment, Region, Names, applied, steps,
+            IamPolicy.ForDeployment(Names.VideoBucket, Names.CodeBucket, Names.Table, _kms?.Arn ?? _options.KmsKey, Region))
+        {
+            SavedConfigPath = savedConfig,
+        };
+
+    public void Dispose()
+    {
+        if (_ownsClients) _clients.Dispose();
+    }
+}
