@@ -11,7 +11,7 @@ root.Options.Add(CliContext.JsonOption);
 root.Options.Add(CliContext.RequireCloudOption);
 foreach (var command in new[]
 {
-    WorkspaceCommands.Init(), WorkspaceCommands.Doctor(), WorkspaceCommands.Config(),
+    WorkspaceCommands.Init(), WorkspaceCommands.Doctor(), WorkspaceCommands.Config(), ProvisionCommand.Create(),
     VideoCommands.Create(), CodeCommands.Create(), WorkspaceCommands.Sync(), WorkspaceCommands.Status(), WorkspaceCommands.Conflicts(), DemoCommand.Create(),
 })
     root.Subcommands.Add(command);

@@ -14,10 +14,14 @@ public static class BucketPolicy
     /// <summary>The encryption values a write may ask for. Anything else in the header is refused.</summary>
     public static readonly string[] ApprovedEncryption = ["AES256", "aws:kms"];
 
-    public static JsonObject[] Statements(string bucket, string partition)
+    /// <param name="requireTls">
+    /// False only when ManimCloud itself talks to the store over plain HTTP (a local or self-hosted endpoint): a
+    /// deny-non-TLS statement there would lock ManimCloud out of its own buckets (moto enforces it, as AWS would).
+    /// </param>
+    public static JsonObject[] Statements(string bucket, string partition, bool requireTls = true)
     {
         var bucketArn = $"arn:{partition}:s3:::{bucket}";
-        return
+        JsonObject[] all =
         [
             new JsonObject
             {
@@ -52,18 +56,19 @@ public static class BucketPolicy
                 },
             },
         ];
+        return requireTls ? all : all.Where(s => SidOf(s) != SidPrefix + "DenyInsecureTransport").ToArray();
     }
 
     /// <summary>
     /// The policy the bucket should have: the statements of <paramref name="currentPolicy"/> that are not ManimCloud's,
     /// followed by ManimCloud's own.
     /// </summary>
-    public static JsonObject Desired(string bucket, string partition, JsonObject? current)
+    public static JsonObject Desired(string bucket, string partition, JsonObject? current, bool requireTls = true)
     {
         var statements = new JsonArray();
         foreach (var foreign in PolicyJson.StatementsOf(current).Where(s => !IsOurs(s)))
             statements.Add(foreign.DeepClone());
-        foreach (var ours in Statements(bucket, partition)) statements.Add(ours);
+        foreach (var ours in Statements(bucket, partition, requireTls)) statements.Add(ours);
         var policy = new JsonObject { ["Version"] = "2012-10-17" };
         if (current?["Id"] is { } id) policy["Id"] = id.DeepClone();
         policy["Statement"] = statements;

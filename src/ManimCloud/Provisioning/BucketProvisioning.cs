@@ -12,8 +12,10 @@ namespace ManimCloud.Provisioning;
 /// Reading writes nothing; every write is in a step's apply.
 /// </summary>
 internal sealed class BucketProvisioning(
-    IAmazonS3 s3, RetryPipeline retry, BucketRole role, string bucket, string region, bool customEndpoint, KmsKeyRef? kms)
+    IAmazonS3 s3, RetryPipeline retry, BucketRole role, string bucket, string region, bool customEndpoint, KmsKeyRef? kms, bool plainHttpEndpoint = false)
 {
+    /// <summary>Deny non-TLS requests, unless ManimCloud itself reaches this store over plain HTTP (it would lock itself out).</summary>
+    private bool RequireTls => !plainHttpEndpoint;
     private string Resource => $"s3://{bucket}";
     private string NameSetting => role == BucketRole.Videos ? "MANIMCLOUD_VIDEO_BUCKET" : "MANIMCLOUD_CODE_BUCKET";
     private bool ObjectLock => role == BucketRole.Code;
@@ -78,12 +80,12 @@ internal sealed class BucketProvisioning(
         var currentPolicy = PolicyJson.TryParse(policyText);
         var policy = currentPolicy is not null ? PolicyJson.Normalize(currentPolicy)
             : policyText is SettingValue.None or SettingValue.Unknown ? policyText : "unreadable: " + policyText;
-        var desiredPolicy = BucketPolicy.Desired(bucket, Partition, currentPolicy);
+        var desiredPolicy = BucketPolicy.Desired(bucket, Partition, currentPolicy, RequireTls);
         var currentStatements = PolicyJson.StatementsOf(currentPolicy).ToList();
         checks.Add(ProvisionCheck.Compare(Resource, "policy", policy, PolicyJson.Normalize(desiredPolicy), t => PutPolicyAsync(desiredPolicy, t),
             Difference("statement",
                 currentStatements.Select(s => (BucketPolicy.SidOf(s), PolicyJson.Normalize(s))),
-                BucketPolicy.Statements(bucket, Partition).Select(s => (BucketPolicy.SidOf(s), PolicyJson.Normalize(s))),
+                BucketPolicy.Statements(bucket, Partition, RequireTls).Select(s => (BucketPolicy.SidOf(s), PolicyJson.Normalize(s))),
                 currentStatements.Count(s => !BucketPolicy.IsOurs(s)))));
 
         List<LifecycleRule>? currentRules = null;
@@ -103,7 +105,7 @@ internal sealed class BucketProvisioning(
 
     private List<ProvisionCheck> PlanCreation()
     {
-        var desiredPolicy = BucketPolicy.Desired(bucket, Partition, null);
+        var desiredPolicy = BucketPolicy.Desired(bucket, Partition, null, RequireTls);
         var desiredRules = LifecycleRules.Desired(role, null);
         var checks = new List<ProvisionCheck>
         {

@@ -137,10 +137,11 @@ public sealed class Provisioner : IDisposable
     {
         var kms = await ResolveKmsKeyAsync(ct);
         var customEndpoint = _options.EndpointUrl is not null;
+        var plainHttp = _options.EndpointUrl?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true;
         // The three resources are independent: read them at the same time (reading is latency-bound), keep the order for applying.
         var resources = await Task.WhenAll(
-            new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms).InspectAsync(ct),
-            new BucketProvisioning(_clients.S3, _retry, BucketRole.Code, Names.CodeBucket, Region, customEndpoint, kms).InspectAsync(ct),
+            new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms, plainHttp).InspectAsync(ct),
+            new BucketProvisioning(_clients.S3, _retry, BucketRole.Code, Names.CodeBucket, Region, customEndpoint, kms, plainHttp).InspectAsync(ct),
             new TableProvisioning(_clients.DynamoDB, _retry, Names.Table, kms, TableWaitTimeout).InspectAsync(ct));
         return resources.SelectMany(r => r).ToList();
     }

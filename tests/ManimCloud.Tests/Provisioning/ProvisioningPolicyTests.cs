@@ -68,6 +68,13 @@ public sealed class ProvisioningPolicyTests
     }
 
     [Fact]
+    public void Over_a_plain_HTTP_endpoint_the_TLS_statement_is_left_out_so_ManimCloud_does_not_lock_itself_out()
+    {
+        var sids = BucketPolicy.Statements("b", "aws", requireTls: false).Select(s => (string?)s["Sid"]).ToList();
+        Assert.Equal(["ManimCloudDenyUnapprovedEncryption"], sids);
+    }
+
+    [Fact]
     public void Policies_compare_equal_however_the_store_spells_them()
     {
         var ours = BucketPolicy.Desired("b", "aws", null);

@@ -39,30 +39,3 @@ public static class CliRunner
 
     public static Dictionary<string, string> LocalEnv(string home) => new() { ["MANIMCLOUD_HOME"] = home };
 }
-
-/// <summary>The AWS CLI as an independent client, pointed at moto.</summary>
-public static class AwsCli
-{
-    public static (int ExitCode, string Stdout, string Stderr) Run(params string[] args)
-    {
-        var psi = new ProcessStartInfo("aws") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add("--endpoint-url");
-        psi.ArgumentList.Add(MotoServer.Endpoint);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["AWS_ACCESS_KEY_ID"] = "testing";
-        psi.Environment["AWS_SECRET_ACCESS_KEY"] = "testing";
-        psi.Environment["AWS_DEFAULT_REGION"] = "us-east-1";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        p.WaitForExit(120_000);
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    public static JsonNode Json(params string[] args)
-    {
-        var (code, stdout, stderr) = Run(args);
-        if (code != 0) throw new InvalidOperationException($"aws {string.Join(' ', args)} failed: {stderr}");
-        return JsonNode.Parse(stdout)!;
-    }
-}

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using ManimCloud.Tests.Support;
 
-namespace ManimCloud.Tests.Provisioning;
+namespace ManimCloud.Tests.Support;
 
 /// <summary>The independent AWS CLI (botocore) against the test's moto_server: a second reader of what ManimCloud wrote.</summary>
 public static class AwsCli
@@ -30,6 +29,11 @@ public static class AwsCli
         await process.WaitForExitAsync();
         return new Result(process.ExitCode, await stdout, await stderr);
     }
+
+    /// <summary>Synchronous form, for tests that do not await.</summary>
+    public static Result Run(params string[] args) => RunAsync(args).GetAwaiter().GetResult();
+
+    public static JsonNode Json(params string[] args) => JsonAsync(args).GetAwaiter().GetResult();
 
     /// <summary>Runs a command that prints nothing on success, failing the test with the CLI's error when it fails.</summary>
     public static async Task OkAsync(params string[] args)
