@@ -28,11 +28,8 @@ public sealed class CliContext : IDisposable
     public ManimCloudOptions Options => _options ??= RequireCloud ? ManimCloudOptions.Load() with { RequireCloud = true } : ManimCloudOptions.Load();
     public ManimCloudClient Client => _client ??= ManimCloudClient.Open(Options);
 
-    public void Progress(string message)
-    {
-        if (!Json || !Console.IsErrorRedirected) Console.Error.WriteLine(message);
-        else Console.Error.WriteLine(message);
-    }
+    /// <summary>Progress and notes for people: always stderr, so stdout keeps exactly one JSON document.</summary>
+    public void Progress(string message) => Console.Error.WriteLine(message);
 
     public void Dispose() => _client?.Dispose();
 

@@ -229,9 +229,8 @@ public sealed class ManimCloudClient : IDisposable
         return (IReadOnlyList<CodeVersion>)withLocks;
     }, ct);
 
-    /// <summary>Whether this version was made in the workspace and has not reached the cloud yet (its number is provisional).</summary>
-    public bool IsPending(CodeVersion version) =>
-        Outbox.List().Any(e => e.Operation.Id == version.OperationId);
+    /// <summary>Ids of operations not yet in the cloud: a code version made by one of them has a provisional number.</summary>
+    public HashSet<string> QueuedOperationIds() => Outbox.List().Select(e => e.Operation.Id).ToHashSet();
 
     // ---------------------------------------------------------------- sync
 

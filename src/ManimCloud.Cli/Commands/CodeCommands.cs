@@ -82,7 +82,8 @@ internal static class CodeCommands
         CliContext.Bind(c, async (p, ctx, ct) =>
         {
             var versions = await ctx.Client.CodeHistoryAsync(Args.VideoId(p, videoOpt), ct);
-            var pending = versions.Where(ctx.Client.IsPending).Select(v => v.Version).ToHashSet();
+            var queued = ctx.Client.QueuedOperationIds();
+            var pending = versions.Where(v => queued.Contains(v.OperationId)).Select(v => v.Version).ToHashSet();
             var text = new StringBuilder();
             text.AppendLine($"{"version",-8}{"size",9}  {"sha256",-16}  {"created",-20}  {"author",-16}  lock");
             foreach (var v in versions)
