@@ -169,6 +169,30 @@ public sealed class DynamoMetadataStore(IAmazonDynamoDB dynamo, string table, Re
         }
     }
 
+    public async Task<bool> TryAddCodeVersionsAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct)
+    {
+        if (versions.Count > IMetadataStore.MaxClaimBatch) throw new ArgumentException($"at most {IMetadataStore.MaxClaimBatch} versions per claim", nameof(versions));
+        if (versions.Count == 0) return true;
+        if (versions.Count == 1) return await TryAddCodeVersionAsync(versions[0], ct);
+        try
+        {
+            await Call("Claiming code versions", $"{versions[0].Video} v{versions[0].Version}–v{versions[^1].Version}", t => dynamo.TransactWriteItemsAsync(new TransactWriteItemsRequest
+            {
+                TransactItems = versions.Select(v => new TransactWriteItem
+                {
+                    Put = new Put { TableName = table, Item = CodeItem(v), ConditionExpression = "attribute_not_exists(pk)" },
+                }).ToList(),
+            }, t), ct);
+            return true;
+        }
+        catch (ManimCloudException e) when (e.InnerException is TransactionCanceledException tc
+            && tc.CancellationReasons?.Any(r => r.Code is "ConditionalCheckFailed" or "TransactionConflict") == true)
+        {
+            // A number was taken, or another writer's transaction touched the same items: the caller re-reads and tries again.
+            return false;
+        }
+    }
+
     public async Task<CodeVersion?> GetCodeVersionAsync(VideoId video, int version, CancellationToken ct)
     {
         var r = await Call("Reading code version", $"{video} v{version}", t => dynamo.GetItemAsync(new GetItemRequest

@@ -10,7 +10,9 @@ namespace ManimCloud.Code;
 public static class CodeVersioning
 {
     /// <summary>Claims the lowest free number above the latest one (or exactly <paramref name="preferred"/> when mirroring).</summary>
-    public static async Task<CodeVersion> ClaimAsync(IMetadataStore store, CodeVersion draft, Func<int, string> keyFor, int? preferred, CancellationToken ct)
+    /// <param name="known">The video's versions as just read, when the caller has them (saves a query).</param>
+    public static async Task<CodeVersion> ClaimAsync(IMetadataStore store, CodeVersion draft, Func<int, string> keyFor, int? preferred, CancellationToken ct,
+        IReadOnlyList<CodeVersion>? known = null)
     {
         if (preferred is { } exact)
         {
@@ -20,7 +22,7 @@ public static class CodeVersioning
             await store.UpdateCodeVersionAsync(claim, ct);
             return claim;
         }
-        var existing = await store.ListCodeVersionsAsync(draft.Video, ct);
+        var existing = known ?? await store.ListCodeVersionsAsync(draft.Video, ct);
         var n = existing.Count == 0 ? 1 : existing.Max(v => v.Version) + 1;
         for (var attempt = 0; attempt < 10_000; attempt++, n++)
         {
@@ -33,6 +35,27 @@ public static class CodeVersioning
             }
         }
         throw new ManimCloudException(ErrorKind.Conflict, $"Could not claim a version number for video {draft.Video}.",
+            "Too many writers are racing on this video; retry.");
+    }
+
+    /// <summary>
+    /// Claims consecutive numbers above the latest for several new versions of one video in one all-or-nothing write
+    /// (one round trip instead of one per version); on a lost race, re-reads and tries the numbers above.
+    /// </summary>
+    public static async Task<IReadOnlyList<CodeVersion>> ClaimManyAsync(IMetadataStore store, IReadOnlyList<CodeVersion> drafts,
+        Func<int, string> keyFor, IReadOnlyList<CodeVersion> known, CancellationToken ct)
+    {
+        if (drafts.Count == 1) return [await ClaimAsync(store, drafts[0], keyFor, null, ct, known)];
+        var existing = known;
+        for (var attempt = 0; attempt < 1_000; attempt++)
+        {
+            var first = existing.Count == 0 ? 1 : existing.Max(v => v.Version) + 1;
+            var claims = drafts.Select((d, i) => d with { Version = first + i, Key = keyFor(first + i) }).ToList();
+            if (await store.TryAddCodeVersionsAsync(claims, ct)) return claims;
+            await Task.Delay(Random.Shared.Next(1, 5 + Math.Min(attempt, 20) * 5), ct);
+            existing = await store.ListCodeVersionsAsync(drafts[0].Video, ct);
+        }
+        throw new ManimCloudException(ErrorKind.Conflict, $"Could not claim version numbers for video {drafts[0].Video}.",
             "Too many writers are racing on this video; retry.");
     }
 

@@ -124,6 +124,27 @@ public sealed class SqliteMetadataStore(Catalog catalog) : IMetadataStore
         }
     }
 
+    public Task<bool> TryAddCodeVersionsAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct)
+    {
+        if (versions.Count > IMetadataStore.MaxClaimBatch) throw new ArgumentException($"at most {IMetadataStore.MaxClaimBatch} versions per claim", nameof(versions));
+        try
+        {
+            catalog.InTransaction((c, tx) =>
+            {
+                foreach (var version in versions)
+                    c.Command(tx, "INSERT INTO code_versions(video_id, version, operation_id, body) VALUES ($id, $v, $op, $b)",
+                        ("$id", version.Video.ToString()), ("$v", version.Version), ("$op", version.OperationId),
+                        ("$b", RecordJson.Serialize(RecordJson.ToJson(version)))).ExecuteNonQuery();
+                return 0;
+            });
+            return Task.FromResult(true);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == 19)
+        {
+            return Task.FromResult(false); // the transaction rolled back: nothing claimed
+        }
+    }
+
     public Task<CodeVersion?> GetCodeVersionAsync(VideoId video, int version, CancellationToken ct)
     {
         using var c = catalog.Open();

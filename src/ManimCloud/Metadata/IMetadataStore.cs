@@ -30,6 +30,15 @@ public interface IMetadataStore
     /// <summary>Claims a version number: false when that number is already taken (never overwrites).</summary>
     Task<bool> TryAddCodeVersionAsync(CodeVersion version, CancellationToken ct);
 
+    /// <summary>
+    /// Claims several version numbers at once, all or nothing: false (and nothing claimed) when any is taken.
+    /// At most <see cref="MaxClaimBatch"/> versions per call.
+    /// </summary>
+    Task<bool> TryAddCodeVersionsAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct);
+
+    /// <summary>The largest all-or-nothing claim (DynamoDB transactions take 100 items).</summary>
+    const int MaxClaimBatch = 100;
+
     Task<CodeVersion?> GetCodeVersionAsync(VideoId video, int version, CancellationToken ct);
 
     /// <summary>All versions of a video's code, oldest first.</summary>

@@ -20,11 +20,21 @@ public sealed class CloudHealth(Catalog catalog)
         return value is not null && DateTimeOffset.Parse(value) > DateTimeOffset.UtcNow;
     }
 
-    public void MarkDown() =>
+    public void MarkDown()
+    {
+        _maybeMarked = true;
         catalog.InTransaction((c, tx) => c.Command(tx,
             "INSERT INTO workspace_state(key, value) VALUES ($k, $v) ON CONFLICT(key) DO UPDATE SET value = $v",
             ("$k", Key), ("$v", DateTimeOffset.UtcNow.Add(Quarantine).ToString("O"))).ExecuteNonQuery());
+    }
 
-    public void MarkUp() =>
+    // Whether this process may have recorded (or not yet checked) a down mark: MarkUp writes only then.
+    private volatile bool _maybeMarked = true;
+
+    public void MarkUp()
+    {
+        if (!_maybeMarked) return;
         catalog.InTransaction((c, tx) => c.Command(tx, "DELETE FROM workspace_state WHERE key = $k", ("$k", Key)).ExecuteNonQuery());
+        _maybeMarked = false;
+    }
 }

@@ -120,44 +120,92 @@ public sealed class OperationApplier(BlobFolder blobs)
 
     private async Task<OperationResult> StoreCodeAsync(StoreCode op, Backend target, int? preferred, CancellationToken ct)
     {
-        var version = await CodeVersioning.FindByOperationAsync(target.Metadata, op.Video, op.Id, ct);
-        if (version is null)
+        if (preferred is null)
         {
-            var draft = new CodeVersion
-            {
-                Video = op.Video, Version = 0, Key = "", Size = op.Size, Sha256 = op.Sha256, CreatedAt = op.CreatedAt,
-                Author = op.Author, Lock = op.Lock, LockedUntil = op.LockedUntil, OperationId = op.Id,
-            };
-            version = await CodeVersioning.ClaimAsync(target.Metadata, draft, n => ObjectLayout.CodeKey(op.Project, op.Video, n), preferred, ct);
-            try
-            {
-                await StoreCodeObjectAsync(op, version, target, ct);
-            }
-            catch
-            {
-                // Nothing may point at an object that was never stored: withdraw the claim (this operation's only).
-                await target.Metadata.RemoveCodeVersionAsync(op.Video, version.Version, op.Id, CancellationToken.None);
-                throw;
-            }
+            var (video, versions) = await StoreCodeBatchAsync([op], target, ct);
+            return new(video, versions[0], null);
         }
-        else
-        {
-            var head = await target.Code.HeadAsync(version.Key, ct);
-            if (head?.Sha256 != op.Sha256) await StoreCodeObjectAsync(op, version, target, ct);
-        }
-        var v = version;
-        var record = await VideoRecords.ChangeAsync(target.Metadata, op.Video, current =>
-            current.CodePaths.TryGetValue(v.Version, out var path) && path == v.Key && current.CurrentVersion >= v.Version
-                ? null
-                : current with
-                {
-                    CurrentVersion = Math.Max(current.CurrentVersion, v.Version),
-                    CodePaths = new Dictionary<int, string>(current.CodePaths) { [v.Version] = v.Key },
-                    Status = current.Status == VideoStatus.Created ? VideoStatus.CodeReady : current.Status,
-                    UpdatedAt = Later(current.UpdatedAt, op.CreatedAt),
-                }, ct);
-        return new(record, version, null);
+        // Mirroring the authority's number into the workspace.
+        var version = (await target.Metadata.ListCodeVersionsAsync(op.Video, ct)).FirstOrDefault(v => v.OperationId == op.Id)
+            ?? await CodeVersioning.ClaimAsync(target.Metadata, Draft(op), n => ObjectLayout.CodeKey(op.Project, op.Video, n), preferred, ct);
+        await EnsureCodeObjectAsync(op, version, target, fresh: false, ct);
+        return new(await AttachCodeAsync([op], [version], target, ct), version, null);
     }
+
+    /// <summary>
+    /// Stores several new code versions of one video (in order): claims their numbers in one all-or-nothing write,
+    /// stores the objects in parallel, then updates the video record once. Versions an earlier attempt already
+    /// claimed (found by operation id) keep their numbers. If storing fails, this call's fresh claims are
+    /// withdrawn so no record points at a missing object.
+    /// </summary>
+    public async Task<(VideoRecord Video, IReadOnlyList<CodeVersion> Versions)> StoreCodeBatchAsync(IReadOnlyList<StoreCode> ops, Backend target, CancellationToken ct)
+    {
+        var video = ops[0].Video;
+        if (ops.Any(o => o.Video != video)) throw new ArgumentException("a batch holds versions of one video", nameof(ops));
+        var existing = await target.Metadata.ListCodeVersionsAsync(video, ct);
+        var byOperation = existing.Where(v => v.OperationId.Length > 0).ToDictionary(v => v.OperationId);
+        var todo = ops.Where(o => !byOperation.ContainsKey(o.Id)).ToList();
+        var fresh = new List<CodeVersion>();
+        foreach (var chunk in todo.Chunk(Metadata.IMetadataStore.MaxClaimBatch))
+        {
+            var claimed = await CodeVersioning.ClaimManyAsync(target.Metadata, chunk.Select(Draft).ToList(),
+                n => ObjectLayout.CodeKey(chunk[0].Project, video, n), existing.Concat(fresh).ToList(), ct);
+            fresh.AddRange(claimed);
+        }
+        foreach (var v in fresh) byOperation[v.OperationId] = v;
+        var versions = ops.Select(o => byOperation[o.Id]).ToList();
+        var freshIds = fresh.Select(v => v.OperationId).ToHashSet();
+        var stored = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
+        try
+        {
+            await Parallel.ForEachAsync(ops.Zip(versions), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (pair, token) =>
+            {
+                await EnsureCodeObjectAsync(pair.First, pair.Second, target, freshIds.Contains(pair.First.Id), token);
+                stored[pair.First.Id] = true;
+            });
+        }
+        catch
+        {
+            // Nothing may point at an object that was never stored: withdraw this call's claims (best effort; a
+            // claim left behind by a crash is completed by the replay, which finds it by operation id).
+            foreach (var v in fresh.Where(v => !stored.ContainsKey(v.OperationId)))
+            {
+                try { await target.Metadata.RemoveCodeVersionAsync(video, v.Version, v.OperationId, CancellationToken.None); }
+                catch (ManimCloudException) { }
+            }
+            throw;
+        }
+        return (await AttachCodeAsync(ops, versions, target, ct), versions);
+    }
+
+    private static CodeVersion Draft(StoreCode op) => new()
+    {
+        Video = op.Video, Version = 0, Key = "", Size = op.Size, Sha256 = op.Sha256, CreatedAt = op.CreatedAt,
+        Author = op.Author, Lock = op.Lock, LockedUntil = op.LockedUntil, OperationId = op.Id,
+    };
+
+    private async Task EnsureCodeObjectAsync(StoreCode op, CodeVersion version, Backend target, bool fresh, CancellationToken ct)
+    {
+        if (!fresh && (await target.Code.HeadAsync(version.Key, ct))?.Sha256 == op.Sha256) return;
+        await StoreCodeObjectAsync(op, version, target, ct);
+    }
+
+    /// <summary>Records the versions on the video: paths, current version, and code_ready for a new video. One write.</summary>
+    private static Task<VideoRecord> AttachCodeAsync(IReadOnlyList<StoreCode> ops, IReadOnlyList<CodeVersion> versions, Backend target, CancellationToken ct) =>
+        VideoRecords.ChangeAsync(target.Metadata, ops[0].Video, current =>
+        {
+            if (versions.All(v => current.CodePaths.TryGetValue(v.Version, out var path) && path == v.Key) && current.CurrentVersion >= versions.Max(v => v.Version))
+                return null;
+            var paths = new Dictionary<int, string>(current.CodePaths);
+            foreach (var v in versions) paths[v.Version] = v.Key;
+            return current with
+            {
+                CurrentVersion = Math.Max(current.CurrentVersion, versions.Max(v => v.Version)),
+                CodePaths = paths,
+                Status = current.Status == VideoStatus.Created ? VideoStatus.CodeReady : current.Status,
+                UpdatedAt = Later(current.UpdatedAt, ops.Max(o => o.CreatedAt)),
+            };
+        }, ct);
 
     private async Task StoreCodeObjectAsync(StoreCode op, CodeVersion version, Backend target, CancellationToken ct)
     {

@@ -39,107 +39,188 @@ public sealed class SyncEngine(
     public async Task<(OperationResult Result, Renumbering? Renumbered)> ApplyEverywhereAsync(Operation op, bool localApplied, int? provisionalVersion, ApplyOptions cloudOptions, CancellationToken ct)
     {
         var result = await applier.ApplyAsync(op, cloud, cloudOptions, ct);
+        if (result.Video is not null) await local.Metadata.PutVideosAsync([result.Video], ct);
+        return (result, await MatchLocallyAsync(op, localApplied, provisionalVersion, result, ct));
+    }
+
+    /// <summary>After the cloud took an operation: note the cloud is up, the blob synced, and bring the workspace in line.</summary>
+    private async Task<Renumbering?> MatchLocallyAsync(Operation op, bool localApplied, int? provisionalVersion, OperationResult cloudResult, CancellationToken ct)
+    {
         health.MarkUp();
         if (op is StoreCode sc) cache.MarkSynced(sc.Sha256);
         if (op is StoreMedia sm) cache.MarkSynced(sm.Sha256);
-        // The workspace mirrors the cloud's record (other workers may have changed it too).
-        if (result.Video is not null) await local.Metadata.PutVideosAsync([result.Video], ct);
-        Renumbering? renumbered = null;
         if (!localApplied)
-            await applier.ApplyAsync(op, local, new ApplyOptions(result.Code?.Version), ct);
-        else if (op is StoreCode code && result.Code is { } cloudVersion)
-            renumbered = await ReconcileCodeAsync(code, cloudVersion, provisionalVersion, ct);
-        return (result, renumbered);
+        {
+            await applier.ApplyAsync(op, local, new ApplyOptions(cloudResult.Code?.Version), ct);
+            return null;
+        }
+        return op is StoreCode code && cloudResult.Code is { } cloudVersion
+            ? await ReconcileCodeAsync(code, cloudVersion, provisionalVersion, ct)
+            : null;
     }
+
+    /// <summary>Consecutive code versions of one video travel together (one claim, parallel uploads, one record write).</summary>
+    public int CodeBatch { get; init; } = 50;
 
     public async Task<SyncReport> DrainAsync(VideoId? only, IProgress<SyncProgress>? progress, CancellationToken ct)
     {
         var queued = outbox.List(Outbox.Pending).Where(e => only is null || e.Operation.Video == only).ToList();
         var lanes = queued.GroupBy(e => e.Operation.Video).Select(g => g.OrderBy(e => e.Seq).ToList()).ToList();
-        var applied = 0;
-        var done = 0;
-        var failures = new ConcurrentBag<string>();
-        var renumbered = new ConcurrentBag<Renumbering>();
-        var discarded = new ConcurrentBag<string>();
-        var conflicts = 0;
-        var parked = 0;
+        var pass = new Pass(queued.Count, progress);
         using var cloudGone = CancellationTokenSource.CreateLinkedTokenSource(ct);
-
-        await Parallel.ForEachAsync(lanes, new ParallelOptions { MaxDegreeOfParallelism = Lanes, CancellationToken = ct }, async (lane, _) =>
-        {
-            var codeArrived = false;
-            foreach (var entry in lane)
-            {
-                if (cloudGone.IsCancellationRequested) return;
-                var op = entry.Operation;
-                progress?.Report(new SyncProgress(Volatile.Read(ref done), queued.Count, $"{op.Kind} {op.Video}"));
-                try
-                {
-                    var discard = false;
-                    var options = new ApplyOptions(OnConflict: (edit, current, fields) =>
-                    {
-                        var decision = Decide(edit, current);
-                        discard = decision == EditDecision.Discard;
-                        return decision;
-                    });
-                    var (_, renumbering) = await ApplyEverywhereAsync(op, entry.LocalApplied, entry.ProvisionalVersion, options, cloudGone.Token);
-                    outbox.Remove(op.Id);
-                    Interlocked.Increment(ref applied);
-                    codeArrived |= op is StoreCode;
-                    if (renumbering is not null)
-                    {
-                        renumbered.Add(renumbering);
-                        audit.Record("renumber", op.Video.ToString(), "ok", $"code version {renumbering.LocalVersion} made offline is version {renumbering.CloudVersion}");
-                    }
-                    if (discard)
-                    {
-                        discarded.Add($"edit of video {op.Video} made at {((EditVideo)op).Edit.EditedAt:O} lost to a later change (latest-wins)");
-                        audit.Record("conflict", op.Video.ToString(), "cloud kept", "latest-wins");
-                    }
-                }
-                catch (EditConflictException e)
-                {
-                    outbox.MarkConflict(op.Id, ConflictJson(e));
-                    Interlocked.Increment(ref conflicts);
-                    audit.Record("conflict", op.Video.ToString(), "kept for manual resolution", string.Join(",", e.Fields));
-                }
-                catch (Exception e) when (e is ManimCloudException { IsRetryable: true } || (e is OperationCanceledException && cloudGone.IsCancellationRequested && !ct.IsCancellationRequested))
-                {
-                    // The cloud is away: stop every lane, keep everything queued in order.
-                    if (e is ManimCloudException m)
-                    {
-                        outbox.RecordFailure(op.Id, m.Message, park: false);
-                        failures.Add($"{op.Kind} {op.Video}: {m.Message}");
-                        health.MarkDown();
-                    }
-                    cloudGone.Cancel();
-                    return;
-                }
-                catch (ManimCloudException e)
-                {
-                    // Can never succeed as it is (bucket deleted, access denied, bad request): park it, keep going.
-                    outbox.RecordFailure(op.Id, $"{e.Message} Fix: {e.Hint}", park: true);
-                    failures.Add($"{op.Kind} {op.Video}: parked: {e.Message}");
-                    Interlocked.Increment(ref parked);
-                    audit.Record(op.Kind, op.Video.ToString(), "parked", e.Message);
-                }
-                finally
-                {
-                    Interlocked.Increment(ref done);
-                }
-            }
-            if (codeArrived && !cloudGone.IsCancellationRequested)
-            {
-                try { await MirrorCodeHistoryAsync(lane[0].Operation.Video, cloudGone.Token); }
-                catch (ManimCloudException) { /* the next pass mirrors it */ }
-            }
-        });
+        await Parallel.ForEachAsync(lanes, new ParallelOptions { MaxDegreeOfParallelism = Lanes, CancellationToken = ct },
+            async (lane, _) => await RunLaneAsync(lane, pass, cloudGone));
         ct.ThrowIfCancellationRequested();
-        var report = new SyncReport(applied, failures.ToList(), outbox.List(Outbox.Pending).Count,
-            renumbered.OrderBy(r => r.Video.ToString()).ThenBy(r => r.LocalVersion).ToList(), conflicts, parked, discarded.ToList());
+        var report = new SyncReport(pass.Applied, pass.Failures.ToList(), outbox.List(Outbox.Pending).Count,
+            pass.Renumbered.OrderBy(r => r.Video.ToString()).ThenBy(r => r.LocalVersion).ToList(), pass.Conflicts, pass.Parked, pass.Discarded.ToList());
         audit.Record("sync", cloud.Name, report.Failures.Count == 0 ? "ok" : "partial",
             $"applied {report.Applied}, pending {report.StillPending}, parked {report.Parked}, conflicts {report.Conflicts}");
         return report;
+    }
+
+    /// <summary>The tallies of one pass, shared by its lanes.</summary>
+    private sealed class Pass(int total, IProgress<SyncProgress>? progress)
+    {
+        public int Applied, Done, Conflicts, Parked;
+        public readonly ConcurrentBag<string> Failures = new(), Discarded = new();
+        public readonly ConcurrentBag<Renumbering> Renumbered = new();
+        public void Report(string current) => progress?.Report(new SyncProgress(Volatile.Read(ref Done), total, current));
+    }
+
+    private async Task RunLaneAsync(List<OutboxEntry> lane, Pass pass, CancellationTokenSource cloudGone)
+    {
+        var codeArrived = false;
+        var oneByOneUntil = 0;
+        for (var i = 0; i < lane.Count && !cloudGone.IsCancellationRequested;)
+        {
+            var run = lane.Skip(i).TakeWhile(e => e.Operation is StoreCode).Take(CodeBatch).ToList();
+            if (run.Count > 1 && i >= oneByOneUntil)
+            {
+                pass.Report($"{run.Count} code versions of {run[0].Operation.Video}");
+                var outcome = await TryCodeBatchAsync(run, pass, cloudGone);
+                if (outcome != BatchOutcome.Refused)
+                {
+                    if (outcome == BatchOutcome.CloudGone) return;
+                    codeArrived = true;
+                    i += run.Count;
+                    continue;
+                }
+                // Refused as a whole: go one by one, so each operation gets its own verdict (parked or applied).
+                oneByOneUntil = i + run.Count;
+            }
+            var entry = lane[i++];
+            pass.Report($"{entry.Operation.Kind} {entry.Operation.Video}");
+            if (!await ApplyOneAsync(entry, pass, cloudGone)) return;
+            codeArrived |= entry.Operation is StoreCode;
+        }
+        if (codeArrived && !cloudGone.IsCancellationRequested)
+        {
+            try { await MirrorCodeHistoryAsync(lane[0].Operation.Video, cloudGone.Token); }
+            catch (ManimCloudException) { /* the next pass mirrors it */ }
+        }
+    }
+
+    private enum BatchOutcome { Applied, Refused, CloudGone }
+
+    private async Task<BatchOutcome> TryCodeBatchAsync(List<OutboxEntry> run, Pass pass, CancellationTokenSource cloudGone)
+    {
+        (VideoRecord Video, IReadOnlyList<CodeVersion> Versions) result;
+        try
+        {
+            result = await applier.StoreCodeBatchAsync(run.Select(e => (StoreCode)e.Operation).ToList(), cloud, cloudGone.Token);
+        }
+        catch (Exception e) when (IsCloudGone(e, cloudGone))
+        {
+            CloudWentAway(run[0], e, pass, cloudGone);
+            return BatchOutcome.CloudGone;
+        }
+        catch (ManimCloudException)
+        {
+            return BatchOutcome.Refused;
+        }
+        await local.Metadata.PutVideosAsync([result.Video], cloudGone.Token);
+        foreach (var (entry, version) in run.Zip(result.Versions))
+        {
+            var renumbering = await MatchLocallyAsync(entry.Operation, entry.LocalApplied, entry.ProvisionalVersion,
+                new OperationResult(result.Video, version, null), cloudGone.Token);
+            Completed(entry, renumbering, discarded: false, pass);
+            Interlocked.Increment(ref pass.Done);
+        }
+        return BatchOutcome.Applied;
+    }
+
+    /// <summary>Applies one queued operation; false when the cloud went away (the lane stops).</summary>
+    private async Task<bool> ApplyOneAsync(OutboxEntry entry, Pass pass, CancellationTokenSource cloudGone)
+    {
+        var op = entry.Operation;
+        try
+        {
+            var discard = false;
+            var options = new ApplyOptions(OnConflict: (edit, current, fields) =>
+            {
+                var decision = Decide(edit, current);
+                discard = decision == EditDecision.Discard;
+                return decision;
+            });
+            var (_, renumbering) = await ApplyEverywhereAsync(op, entry.LocalApplied, entry.ProvisionalVersion, options, cloudGone.Token);
+            Completed(entry, renumbering, discard, pass);
+        }
+        catch (EditConflictException e)
+        {
+            outbox.MarkConflict(op.Id, ConflictJson(e));
+            Interlocked.Increment(ref pass.Conflicts);
+            audit.Record("conflict", op.Video.ToString(), "kept for manual resolution", string.Join(",", e.Fields));
+        }
+        catch (Exception e) when (IsCloudGone(e, cloudGone))
+        {
+            CloudWentAway(entry, e, pass, cloudGone);
+            return false;
+        }
+        catch (ManimCloudException e)
+        {
+            // Can never succeed as it is (bucket deleted, access denied, bad request): park it, keep going.
+            outbox.RecordFailure(op.Id, $"{e.Message} Fix: {e.Hint}", park: true);
+            pass.Failures.Add($"{op.Kind} {op.Video}: parked: {e.Message}");
+            Interlocked.Increment(ref pass.Parked);
+            audit.Record(op.Kind, op.Video.ToString(), "parked", e.Message);
+        }
+        finally
+        {
+            Interlocked.Increment(ref pass.Done);
+        }
+        return true;
+    }
+
+    private static bool IsCloudGone(Exception e, CancellationTokenSource cloudGone) =>
+        e is ManimCloudException { IsRetryable: true } || (e is OperationCanceledException && cloudGone.IsCancellationRequested);
+
+    /// <summary>The cloud is away: stop every lane, keep everything queued in order.</summary>
+    private void CloudWentAway(OutboxEntry entry, Exception e, Pass pass, CancellationTokenSource cloudGone)
+    {
+        if (e is ManimCloudException m)
+        {
+            outbox.RecordFailure(entry.Operation.Id, m.Message, park: false);
+            pass.Failures.Add($"{entry.Operation.Kind} {entry.Operation.Video}: {m.Message}");
+            health.MarkDown();
+        }
+        cloudGone.Cancel();
+    }
+
+    private void Completed(OutboxEntry entry, Renumbering? renumbering, bool discarded, Pass pass)
+    {
+        var op = entry.Operation;
+        outbox.Remove(op.Id);
+        Interlocked.Increment(ref pass.Applied);
+        if (renumbering is not null)
+        {
+            pass.Renumbered.Add(renumbering);
+            audit.Record("renumber", op.Video.ToString(), "ok", $"code version {renumbering.LocalVersion} made offline is version {renumbering.CloudVersion}");
+        }
+        if (discarded)
+        {
+            pass.Discarded.Add($"edit of video {op.Video} made at {((EditVideo)op).Edit.EditedAt:O} lost to a later change (latest-wins)");
+            audit.Record("conflict", op.Video.ToString(), "cloud kept", "latest-wins");
+        }
     }
 
     /// <summary>latest-wins: the later of the offline edit and the cloud's last edit; on an exact tie the stored value stays.</summary>

@@ -117,6 +117,35 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_batch_claim_is_all_or_nothing()
+    {
+        var video = VideoId.New();
+        Assert.True(await Store.TryAddCodeVersionsAsync([Version(video, 1, "a"), Version(video, 2, "b")], Ct));
+        // 3 is free but 2 is taken: nothing of this batch may be claimed.
+        Assert.False(await Store.TryAddCodeVersionsAsync([Version(video, 3, "c"), Version(video, 2, "d")], Ct));
+        Assert.Null(await Store.GetCodeVersionAsync(video, 3, Ct));
+        Assert.Equal("b", (await Store.GetCodeVersionAsync(video, 2, Ct))!.OperationId);
+    }
+
+    [Fact]
+    public async Task Racing_batch_claims_and_single_claims_never_share_a_number()
+    {
+        var video = VideoId.New();
+        var batches = Enumerable.Range(0, 6).Select(b => Task.Run(async () =>
+            await CodeVersioning.ClaimManyAsync(Store, Enumerable.Range(0, 5).Select(i => Version(video, 0, $"batch-{b}-{i}")).ToList(),
+                n => $"k{n}", [], Ct)));
+        var singles = Enumerable.Range(0, 6).Select(i => Task.Run(async () =>
+            (IReadOnlyList<CodeVersion>)[await CodeVersioning.ClaimAsync(Store, Version(video, 0, $"single-{i}"), n => $"k{n}", null, Ct)]));
+        var claims = (await Task.WhenAll(batches.Concat(singles))).SelectMany(c => c).ToList();
+        Assert.Equal(Enumerable.Range(1, 36), claims.Select(c => c.Version).OrderBy(n => n));
+        var stored = await Store.ListCodeVersionsAsync(video, Ct);
+        Assert.Equal(claims.Select(c => c.OperationId).Order(), stored.Select(v => v.OperationId).Order());
+        // A batch's numbers are consecutive and in its order.
+        foreach (var batch in claims.Where(c => c.OperationId.StartsWith("batch")).GroupBy(c => c.OperationId[..7]))
+            Assert.Equal(batch.OrderBy(c => c.OperationId).Select(c => c.Version), batch.Select(c => c.Version).Order());
+    }
+
+    [Fact]
     public async Task Only_the_claiming_operation_can_withdraw_a_version()
     {
         var video = VideoId.New();
