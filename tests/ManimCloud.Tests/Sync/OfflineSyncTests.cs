@@ -17,6 +17,35 @@ public class OfflineSyncTests
     private static ManimCloudOptions Through(CuttableLink link, TestCloud cloud, string home, ConflictPolicy policy = ConflictPolicy.LatestWins) =>
         cloud.Options(home) with { EndpointUrl = link.Endpoint, RetryBudget = TimeSpan.FromSeconds(1), ConflictPolicy = policy };
 
+    /// <summary>Workspace A reaches the cloud through a link the test cuts; workspace B talks to it directly.</summary>
+    private sealed class TwoWorkspaces : IDisposable
+    {
+        public required CuttableLink Link { get; init; }
+        public required ManimCloudClient A { get; init; }
+        public required ManimCloudClient B { get; init; }
+        public required VideoId Video { get; init; }
+
+        public static async Task<TwoWorkspaces> CreateAsync(string project, ConflictPolicy policy = ConflictPolicy.LatestWins)
+        {
+            var cloud = await TestCloud.CreateAsync();
+            var link = new CuttableLink(cloud.Endpoint);
+            var homeA = new TempDir();
+            var homeB = new TempDir();
+            var a = ManimCloudClient.Open(Through(link, cloud, homeA.Path, policy));
+            var b = ManimCloudClient.Open(cloud.Options(homeB.Path));
+            var id = (await a.CreateVideoAsync(ProjectId.Parse(project), "original", null, null, Ct)).Value.Id;
+            return new TwoWorkspaces { Link = link, A = a, B = b, Video = id, HomeA = homeA, HomeB = homeB };
+        }
+
+        public required TempDir HomeA { get; init; }
+        public required TempDir HomeB { get; init; }
+
+        public void Dispose()
+        {
+            A.Dispose(); B.Dispose(); Link.Dispose(); HomeA.Dispose(); HomeB.Dispose();
+        }
+    }
+
     private static async Task<byte[]> RenderAsync(string path, int scene)
     {
         await new Rendering.TestRenderer().RenderClipAsync(path, scene, 0.4, Ct);
@@ -71,13 +100,8 @@ public class OfflineSyncTests
     [Fact]
     public async Task A_code_version_made_offline_takes_the_next_free_number_and_the_renumbering_is_reported()
     {
-        var cloud = await TestCloud.CreateAsync();
-        using var link = new CuttableLink(cloud.Endpoint);
-        using var homeA = new TempDir();
-        using var homeB = new TempDir();
-        using var a = ManimCloudClient.Open(Through(link, cloud, homeA.Path));
-        using var b = ManimCloudClient.Open(cloud.Options(homeB.Path));
-        var id = (await a.CreateVideoAsync(ProjectId.Parse("two-ws"), "shared", null, null, Ct)).Value.Id;
+        using var scene = await TwoWorkspaces.CreateAsync("two-ws");
+        var (link, a, b, id) = (scene.Link, scene.A, scene.B, scene.Video);
         Assert.Equal(1, (await a.PutCodeAsync(id, "# A1\n"u8.ToArray(), "a", null, Ct)).Value.Version);
 
         link.Cut();
@@ -106,13 +130,8 @@ public class OfflineSyncTests
     [InlineData(false)]
     public async Task Under_latest_wins_the_later_edit_of_a_field_wins_whichever_side_made_it(bool offlineEditIsLater)
     {
-        var cloud = await TestCloud.CreateAsync();
-        using var link = new CuttableLink(cloud.Endpoint);
-        using var homeA = new TempDir();
-        using var homeB = new TempDir();
-        using var a = ManimCloudClient.Open(Through(link, cloud, homeA.Path));
-        using var b = ManimCloudClient.Open(cloud.Options(homeB.Path));
-        var id = (await a.CreateVideoAsync(ProjectId.Parse("lww"), "original", null, null, Ct)).Value.Id;
+        using var scene = await TwoWorkspaces.CreateAsync("lww");
+        var (link, a, b, id) = (scene.Link, scene.A, scene.B, scene.Video);
 
         link.Cut();
         if (offlineEditIsLater)
@@ -139,13 +158,8 @@ public class OfflineSyncTests
     [Fact]
     public async Task Under_manual_policy_a_conflict_is_kept_listed_and_settled_by_resolve()
     {
-        var cloud = await TestCloud.CreateAsync();
-        using var link = new CuttableLink(cloud.Endpoint);
-        using var homeA = new TempDir();
-        using var homeB = new TempDir();
-        using var a = ManimCloudClient.Open(Through(link, cloud, homeA.Path, ConflictPolicy.Manual));
-        using var b = ManimCloudClient.Open(cloud.Options(homeB.Path));
-        var id = (await a.CreateVideoAsync(ProjectId.Parse("manual"), "original", null, null, Ct)).Value.Id;
+        using var scene = await TwoWorkspaces.CreateAsync("manual", ConflictPolicy.Manual);
+        var (link, a, b, id) = (scene.Link, scene.A, scene.B, scene.Video);
 
         link.Cut();
         await a.UpdateVideoAsync(id, "mine", null, null, null, null, Ct);
