@@ -17,6 +17,17 @@ public sealed class BlobFolder
     {
         Root = root;
         Directory.CreateDirectory(TempDir);
+        RemoveStaleTemporaryFiles(TimeSpan.FromHours(1));
+    }
+
+    /// <summary>A crash mid-write leaves a temporary file behind; one older than <paramref name="age"/> belongs to no live writer.</summary>
+    private void RemoveStaleTemporaryFiles(TimeSpan age)
+    {
+        foreach (var file in new DirectoryInfo(TempDir).EnumerateFiles())
+        {
+            if (DateTime.UtcNow - file.LastWriteTimeUtc < age) continue;
+            try { file.Delete(); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
     }
 
     public string PathOf(string sha256) => System.IO.Path.Combine(Root, sha256[..2], sha256);
