@@ -15,7 +15,7 @@ if ! command -v ffmpeg >/dev/null 2>&1; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq ffmpeg >/dev/null
 fi
-if ! command -v moto_server >/dev/null 2>&1; then
+if ! python3 -c "import moto.moto_server.werkzeug_app, flask" >/dev/null 2>&1; then
   say "installing moto[server] (pip)…"
   python3 -m pip install --quiet 'moto[server]'
 fi

@@ -5,8 +5,9 @@ using System.Net.Sockets;
 namespace ManimCloud.Tests.Support;
 
 /// <summary>
-/// One moto_server per test run, on a free loopback port, started on first use and killed when the test process
-/// exits. Tests isolate themselves with unique bucket and table names (<see cref="Names"/>).
+/// One moto server per test run, on a free loopback port, started on first use and killed when the test process
+/// exits. Tests isolate themselves with unique bucket and table names (<see cref="Names"/>). It is moto_server's
+/// own application, with request handling serialized (moto_serialized.py says why).
 /// </summary>
 public static class MotoServer
 {
@@ -32,7 +33,9 @@ public static class MotoServer
         Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", "testing");
         Environment.SetEnvironmentVariable("AWS_REGION", "us-east-1");
         var port = FreePort();
-        var psi = new ProcessStartInfo("moto_server", ["-H", "127.0.0.1", "-p", port.ToString()])
+        // moto, with request handling serialized (see moto_serialized.py for why).
+        var launcher = Path.Combine(AppContext.BaseDirectory, "Support", "moto_serialized.py");
+        var psi = new ProcessStartInfo("python3", [launcher, "127.0.0.1", port.ToString()])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
