@@ -44,16 +44,31 @@ public sealed class RetryPipeline
 
     private bool IsRetryable(Exception e) => e is not BudgetExhaustedException && _classify(e) is ErrorKind.Transient or ErrorKind.Throttled;
 
-    public async Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken ct)
+    public Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken ct) =>
+        ExecuteAsync(action, null, ct);
+
+    /// <summary>
+    /// Runs <paramref name="action"/> with retries; with a <paramref name="limiter"/>, each attempt first takes a
+    /// slot from it (released during backoff) and reports throttling to it, so many parallel calls slow down together.
+    /// </summary>
+    public async Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> action, AdaptiveConcurrency? limiter, CancellationToken ct)
     {
         // The budget bounds retries, not one slow attempt: each retry checks the clock.
         var started = System.Diagnostics.Stopwatch.StartNew();
         return await _pipeline.ExecuteAsync(async token =>
         {
-            try { return await action(token); }
-            catch (Exception e) when (IsRetryable(e) && started.Elapsed > _budget)
+            using var lease = limiter is null ? null : await limiter.AcquireAsync(token);
+            try
             {
-                throw new BudgetExhaustedException(e);
+                var result = await action(token);
+                lease?.Succeeded();
+                return result;
+            }
+            catch (Exception e)
+            {
+                if (lease is not null && _classify(e) == ErrorKind.Throttled) lease.Throttled();
+                if (IsRetryable(e) && started.Elapsed > _budget) throw new BudgetExhaustedException(e);
+                throw;
             }
         }, ct);
     }
