@@ -92,6 +92,11 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
                     else stale.Add(part.Number);
                 }
                 if (stale.Count > 0) journal.ForgetParts(previous.Id, stale);
+                foreach (var part in await AdoptUnjournaledPartsAsync(source, stored, done, size, partSize, options.ChecksumMode, ct))
+                {
+                    journal.PartDone(previous.Id, part);
+                    done[part.Number] = part;
+                }
             }
             else
             {
@@ -206,6 +211,38 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         if (journalId is not null) journal!.Remove(journalId);
         meter.Report();
         return new UploadResult(bucket, key, versionId, sha256, size, partCount, partCount - done.Count, done.Count, resumedFrom);
+    }
+
+    /// <summary>
+    /// Parts S3 stored whose confirmation never reached the journal (in flight when the process died). They are kept
+    /// when their ETag is the MD5 of the local bytes (or S3 reports the same checksum), so they are not sent again.
+    /// </summary>
+    private static async Task<List<JournalPart>> AdoptUnjournaledPartsAsync(PartSource source, Dictionary<int, PartDetail> stored,
+        Dictionary<int, JournalPart> known, long size, long partSize, ChecksumMode mode, CancellationToken ct)
+    {
+        var adopted = new List<JournalPart>();
+        var partCount = PartSizing.PartCount(size, partSize);
+        foreach (var (number, s) in stored)
+        {
+            if (known.ContainsKey(number) || number < 1 || number > partCount) continue;
+            var (offset, length) = PartSizing.Range(number, size, partSize);
+            if (s.Size != length) continue;
+            var buffer = ArrayPool<byte>.Shared.Rent(length);
+            try
+            {
+                await source.ReadAsync(offset, buffer.AsMemory(0, length), ct);
+                var data = buffer.AsSpan(0, length);
+                var checksum = PartChecksum.Compute(mode, data);
+                var md5 = Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(data));
+                var reported = mode == ChecksumMode.WhenRequired ? null : s.ChecksumCRC32C;
+                if (SameETag(s.ETag, md5) || reported == checksum) adopted.Add(new JournalPart(number, length, checksum, s.ETag));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        return adopted;
     }
 
     private bool IsHttps =>
