@@ -66,6 +66,9 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>Decides a request's fate before the random faults do (return null to leave it to them).</summary>
     public Func<ProxiedRequest, Fault?>? Rule { get; set; }
 
+    /// <summary>Holds a forwarded request's answer back this long: a slower network.</summary>
+    public Func<ProxiedRequest, TimeSpan>? Latency { get; set; }
+
     /// <summary>Requests that reached moto (a reset mid-response counts: moto did the work).</summary>
     public ConcurrentQueue<ProxiedRequest> Forwarded { get; } = new();
 
@@ -126,6 +129,7 @@ public sealed class FaultProxy : IAsyncDisposable
                 }
                 var response = await ForwardAsync(method, target, headers, body);
                 Forwarded.Enqueue(request);
+                if (Latency?.Invoke(request) is { } latency && latency > TimeSpan.Zero) await Task.Delay(latency, _stop.Token);
                 if (fault == Fault.Reset)
                 {
                     // The server did the work; the answer is lost half-way.
