@@ -81,7 +81,9 @@ internal sealed class FileSource : PartSource
         {
             var n = await RandomAccess.ReadAsync(_handle, into, offset, ct);
             if (n == 0)
-                throw new IOException($"{_identity.Path} ended at {offset} bytes while {_identity.Size} were expected: it changed during the upload.");
+                throw new Domain.ManimCloudException(Domain.ErrorKind.Conflict,
+                    $"{_identity.Path} ended at {offset} bytes while {_identity.Size} were expected: it changed during the upload.",
+                    "Wait until nothing writes the file any more, then upload it again.");
             offset += n;
             into = into[n..];
         }

@@ -55,177 +55,227 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
 
     private string Resource(string bucket, string key) => $"s3://{bucket}/{key}";
 
+    /// <summary>One upload's state as it goes: which S3 upload, which journal entry, which parts are already stored.</summary>
+    private sealed class UploadState(string bucket, string key, long size, string sha256, long partSize)
+    {
+        public string Bucket => bucket;
+        public string Key => key;
+        public long Size => size;
+        public string Sha256 => sha256;
+        public long PartSize { get; set; } = partSize;
+        public int PartCount => PartSizing.PartCount(size, PartSize);
+        public string UploadId { get; set; } = "";
+        public string? JournalId { get; set; }
+        public string? ResumedFrom { get; set; }
+        public Dictionary<int, JournalPart> Stored { get; } = [];
+        public string What => $"s3://{bucket}/{key}";
+    }
+
     private async Task<UploadResult> UploadAsync(PartSource source, string bucket, string key, UploadOptions options,
         IProgress<TransferProgress>? progress, CancellationToken ct)
     {
         ObjectMetadataKeys.EnsureWithinLimit(options.Metadata);
-        var what = Resource(bucket, key);
-        var size = source.Length;
-        var identity = source.Identity;
-        var useJournal = journal is not null && identity is not null;
-
         // A known SHA-256 is verified while the parts go up; an unknown one must be known before S3 is told it.
         var sha256 = options.Sha256?.ToLowerInvariant() ?? await source.Sha256Async(ct);
-        var partSize = PartSizing.Choose(size, options.PartSize);
+        var state = new UploadState(bucket, key, source.Length, sha256, PartSizing.Choose(source.Length, options.PartSize));
+        var journaled = journal is not null && source.Identity is not null;
 
-        var done = new Dictionary<int, JournalPart>();
-        string? uploadId = null;
-        string? journalId = null;
-        string? resumedFrom = null;
-
-        if (useJournal && journal!.Find(bucket, key) is { } previous)
+        if (journaled && await ContinueJournaledAsync(source, state, options.ChecksumMode, ct) is { } earlier) return earlier;
+        if (state.ResumedFrom is null)
         {
-            var sameFile = previous.Path == identity!.Path && previous.Size == size && previous.ModifiedTicks == identity.ModifiedTicks
-                && previous.Sha256 == sha256 && previous.ChecksumMode == options.ChecksumMode;
-            var stored = sameFile ? await ListPartsAsync(bucket, key, previous.UploadId, ct) : null;
-            if (stored is not null)
-            {
-                uploadId = previous.UploadId;
-                journalId = previous.Id;
-                resumedFrom = uploadId;
-                partSize = previous.PartSize;
-                var stale = new List<int>();
-                foreach (var part in journal.Parts(previous.Id))
-                {
-                    // Trust a part only when S3 still holds exactly what the journal says was sent.
-                    if (stored.TryGetValue(part.Number, out var s) && s.Size == part.Size && SameETag(s.ETag, part.ETag)) done[part.Number] = part;
-                    else stale.Add(part.Number);
-                }
-                if (stale.Count > 0) journal.ForgetParts(previous.Id, stale);
-                foreach (var part in await AdoptUnjournaledPartsAsync(source, stored, done, size, partSize, options.ChecksumMode, ct))
-                {
-                    journal.PartDone(previous.Id, part);
-                    done[part.Number] = part;
-                }
-            }
-            else
-            {
-                if (sameFile && await CompletedEarlierAsync(bucket, key, sha256, size, ct) is { } head)
-                {
-                    // The last run completed the upload but died before it could forget it.
-                    journal.Remove(previous.Id);
-                    return new UploadResult(bucket, key, NullVersion(head.VersionId), sha256, size, previous.PartCount, 0, previous.PartCount, previous.UploadId);
-                }
-                if (!sameFile) await AbortQuietlyAsync(bucket, key, previous.UploadId, ct);
-                journal.Remove(previous.Id);
-            }
+            state.UploadId = await CreateAsync(bucket, key, sha256, options, ct);
+            if (journaled)
+                state.JournalId = journal!.Start(bucket, key, state.UploadId, source.Identity!.Path, state.Size,
+                    source.Identity.ModifiedTicks, sha256, state.PartSize, options).Id;
         }
 
-        if (uploadId is null)
+        try
         {
-            uploadId = await CreateAsync(bucket, key, sha256, options, ct);
-            if (useJournal)
-                journalId = journal!.Start(bucket, key, uploadId, identity!.Path, size, identity.ModifiedTicks, sha256, partSize, options).Id;
-        }
-
-        var partCount = PartSizing.PartCount(size, partSize);
-        var limiter = new AdaptiveConcurrency(Math.Max(1, options.Concurrency));
-        var meter = new ProgressMeter(what, size, partCount, progress, () => limiter.Limit);
-        meter.AlreadyDone(done.Values.Sum(p => p.Size), done.Count);
-        meter.Start();
-
-        var sent = new ConcurrentDictionary<int, JournalPart>(done);
-        using var failFast = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var verification = options.Sha256 is null ? null : Task.Run(() => source.Sha256Async(failFast.Token), failFast.Token);
-        var pending = new ConcurrentQueue<int>(Enumerable.Range(1, partCount).Where(n => !done.ContainsKey(n)));
-        var workers = Enumerable.Range(0, Math.Min(Math.Max(1, options.Concurrency), Math.Max(1, pending.Count)))
-            .Select(_ => Task.Run(() => SendPartsAsync(), failFast.Token))
-            .ToList();
-
-        async Task SendPartsAsync()
-        {
-            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(partSize, Math.Max(size, 1)));
+            var limiter = new AdaptiveConcurrency(Math.Max(1, options.Concurrency));
+            var meter = new ProgressMeter(state.What, state.Size, state.PartCount, progress, () => limiter.Limit);
+            meter.AlreadyDone(state.Stored.Values.Sum(p => p.Size), state.Stored.Count);
+            meter.Start();
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var verification = options.Sha256 is null ? null : Task.Run(() => source.Sha256Async(stop.Token), stop.Token);
+            IReadOnlyDictionary<int, JournalPart> sent;
             try
             {
-                while (pending.TryDequeue(out var number))
-                {
-                    var (offset, length) = PartSizing.Range(number, size, partSize);
-                    await source.ReadAsync(offset, buffer.AsMemory(0, length), failFast.Token);
-                    var checksum = PartChecksum.Compute(options.ChecksumMode, buffer.AsSpan(0, length));
-                    var response = await AwsCall.RunAsync(retry, $"Uploading part {number}/{partCount} of", what, t =>
-                    {
-                        var request = new UploadPartRequest
-                        {
-                            BucketName = bucket, Key = key, UploadId = uploadId, PartNumber = number,
-                            InputStream = new MemoryStream(buffer, 0, length, writable: false), PartSize = length,
-                            IsLastPart = number == partCount,
-                            // Over TLS the part checksum already protects the body; signing it would hash it once more.
-                            DisablePayloadSigning = IsHttps ? true : null,
-                        };
-                        PartChecksum.Attach(request, options.ChecksumMode, checksum);
-                        return s3.UploadPartAsync(request, t);
-                    }, failFast.Token, limiter);
-                    var part = new JournalPart(number, length, checksum, response.ETag);
-                    if (journalId is not null) journal!.PartDone(journalId, part);
-                    sent[number] = part;
-                    meter.PartDone(length);
-                }
+                sent = await SendPartsAsync(source, state, options, limiter, meter, stop);
             }
             catch
             {
-                failFast.Cancel();
+                // Stop the verification pass too, and let it end before its source is disposed.
+                stop.Cancel();
+                if (verification is not null) await Task.WhenAny(verification);
+                throw;
+            }
+            await EnsureUnchangedAsync(source, state, verification, ct);
+
+            var parts = Enumerable.Range(1, state.PartCount).Select(n => sent[n]).ToList();
+            var versionId = await CompleteAsync(state, parts, options.ChecksumMode, ct);
+            await VerifyStoredAsync(bucket, key, versionId, sha256, state.Size, ct);
+            if (state.JournalId is not null) journal!.Remove(state.JournalId);
+            meter.Report();
+            return new UploadResult(bucket, key, versionId, sha256, state.Size, state.PartCount,
+                state.PartCount - state.Stored.Count, state.Stored.Count, state.ResumedFrom);
+        }
+        catch (Exception) when (state.JournalId is null)
+        {
+            // Nothing can resume an upload nobody journaled: do not leave its parts behind.
+            await AbortQuietlyAsync(bucket, key, state.UploadId, CancellationToken.None);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Looks up the journal for an unfinished upload to the same key. The same file (path, size, modification time,
+    /// SHA-256, checksum mode) continues it with the parts S3 still holds; a changed file aborts it. Returns a result
+    /// when the earlier run had in fact completed the upload.
+    /// </summary>
+    private async Task<UploadResult?> ContinueJournaledAsync(PartSource source, UploadState state, ChecksumMode mode, CancellationToken ct)
+    {
+        if (journal!.Find(state.Bucket, state.Key) is not { } previous) return null;
+        var identity = source.Identity!;
+        var sameFile = previous.Path == identity.Path && previous.Size == state.Size && previous.ModifiedTicks == identity.ModifiedTicks
+            && previous.Sha256 == state.Sha256 && previous.ChecksumMode == mode;
+        if (!sameFile)
+        {
+            await AbortQuietlyAsync(state.Bucket, state.Key, previous.UploadId, ct);
+            journal.Remove(previous.Id);
+            return null;
+        }
+        if (await ListPartsAsync(state.Bucket, state.Key, previous.UploadId, ct) is not { } held)
+        {
+            journal.Remove(previous.Id);
+            // Gone from S3: completed by a run that died before it could forget it, or aborted/expired.
+            return await CompletedEarlierAsync(state.Bucket, state.Key, state.Sha256, state.Size, ct) is { } head
+                ? new UploadResult(state.Bucket, state.Key, NullVersion(head.VersionId), state.Sha256, state.Size,
+                    previous.PartCount, 0, previous.PartCount, previous.UploadId)
+                : null;
+        }
+
+        (state.UploadId, state.JournalId, state.ResumedFrom, state.PartSize) = (previous.UploadId, previous.Id, previous.UploadId, previous.PartSize);
+        var stale = new List<int>();
+        foreach (var part in journal.Parts(previous.Id))
+        {
+            // Trust a part only when S3 still holds exactly what the journal says was sent.
+            if (held.TryGetValue(part.Number, out var h) && h.Size == part.Size && SameETag(h.ETag, part.ETag)) state.Stored[part.Number] = part;
+            else stale.Add(part.Number);
+        }
+        if (stale.Count > 0) journal.ForgetParts(previous.Id, stale);
+        foreach (var part in await AdoptUnjournaledPartsAsync(source, held, state, mode, ct))
+        {
+            journal.PartDone(previous.Id, part);
+            state.Stored[part.Number] = part;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Sends every part S3 does not hold yet, <c>Concurrency</c> at a time, each read into its worker's pooled
+    /// buffer, checksummed, retried through the pipeline and journaled as soon as S3 confirms it.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<int, JournalPart>> SendPartsAsync(PartSource source, UploadState state, UploadOptions options,
+        AdaptiveConcurrency limiter, ProgressMeter meter, CancellationTokenSource stop)
+    {
+        var sent = new ConcurrentDictionary<int, JournalPart>(state.Stored);
+        var pending = new ConcurrentQueue<int>(Enumerable.Range(1, state.PartCount).Where(n => !state.Stored.ContainsKey(n)));
+        await RunWorkersAsync(Math.Min(limiter.Max, pending.Count), (int)Math.Min(state.PartSize, Math.Max(state.Size, 1)), stop, async buffer =>
+        {
+            while (pending.TryDequeue(out var number))
+            {
+                var (offset, length) = PartSizing.Range(number, state.Size, state.PartSize);
+                await source.ReadAsync(offset, buffer.AsMemory(0, length), stop.Token);
+                var checksum = PartChecksum.Compute(options.ChecksumMode, buffer.AsSpan(0, length));
+                var response = await AwsCall.RunAsync(retry, $"Uploading part {number}/{state.PartCount} of", state.What, t =>
+                {
+                    var request = new UploadPartRequest
+                    {
+                        BucketName = state.Bucket, Key = state.Key, UploadId = state.UploadId, PartNumber = number,
+                        InputStream = new MemoryStream(buffer, 0, length, writable: false), PartSize = length,
+                        IsLastPart = number == state.PartCount,
+                        // Over TLS the part checksum already protects the body; signing it would hash it once more.
+                        DisablePayloadSigning = IsHttps ? true : null,
+                    };
+                    PartChecksum.Attach(request, options.ChecksumMode, checksum);
+                    return s3.UploadPartAsync(request, t);
+                }, stop.Token, limiter);
+                var part = new JournalPart(number, length, checksum, response.ETag);
+                if (state.JournalId is not null) journal!.PartDone(state.JournalId, part);
+                sent[number] = part;
+                meter.PartDone(length);
+            }
+        });
+        return sent;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="workers"/> loops, each with one pooled buffer (so memory is workers × buffer size).
+    /// The first real failure stops the others and is rethrown, not their cancellations.
+    /// </summary>
+    private static async Task RunWorkersAsync(int workers, int bufferSize, CancellationTokenSource stop, Func<byte[], Task> work)
+    {
+        var tasks = Enumerable.Range(0, Math.Max(1, workers)).Select(_ => Task.Run(async () =>
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+            try
+            {
+                await work(buffer);
+            }
+            catch
+            {
+                stop.Cancel();
                 throw;
             }
             finally
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
-        }
-
+        }, stop.Token)).ToList();
         try
         {
-            await Task.WhenAll(workers);
+            await Task.WhenAll(tasks);
         }
-        catch (Exception) when (!ct.IsCancellationRequested)
+        catch (Exception)
         {
-            // One worker's real failure cancelled the others: report that failure, not their cancellations.
-            var first = workers.Where(w => w.IsFaulted).Select(w => w.Exception!.InnerException!)
-                .FirstOrDefault(e => e is not OperationCanceledException) ?? workers.First(w => w.IsFaulted).Exception!.InnerException!;
-            if (verification is not null) await Task.WhenAny(verification);
-            throw first is ManimCloudException ? first : AwsErrors.Describe(first, "Uploading", what);
+            var failures = tasks.Where(w => w.IsFaulted).Select(w => w.Exception!.InnerException!).ToList();
+            var first = failures.FirstOrDefault(e => e is not OperationCanceledException);
+            if (first is null) throw;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
         }
-        catch (OperationCanceledException)
-        {
-            if (verification is not null) await Task.WhenAny(verification);
-            throw;
-        }
+    }
 
-        if (verification is not null && await verification is var actual && actual != sha256)
+    /// <summary>Before completing: the bytes sent are the bytes the SHA-256 (recorded at creation) describes.</summary>
+    private async Task EnsureUnchangedAsync(PartSource source, UploadState state, Task<string>? verification, CancellationToken ct)
+    {
+        if (verification is not null && await verification is var actual && actual != state.Sha256)
         {
-            await DiscardAsync(bucket, key, uploadId, journalId, ct);
+            await DiscardAsync(state, ct);
             throw new ManimCloudException(ErrorKind.InvalidInput,
-                $"Uploading {what} stopped: the content's SHA-256 is {actual}, but {sha256} was given for it.",
+                $"Uploading {state.What} stopped: the content's SHA-256 is {actual}, but {state.Sha256} was given for it.",
                 "The file changed after its checksum was taken; upload it again (the interrupted upload was aborted).");
         }
-        if (identity is not null && FileIdentity.Of(identity.Path) != identity)
+        if (source.Identity is { } identity && FileIdentity.Of(identity.Path) != identity)
         {
-            await DiscardAsync(bucket, key, uploadId, journalId, ct);
+            await DiscardAsync(state, ct);
             throw new ManimCloudException(ErrorKind.Conflict,
-                $"Uploading {what} stopped: {identity.Path} changed while it was being uploaded.",
+                $"Uploading {state.What} stopped: {identity.Path} changed while it was being uploaded.",
                 "Wait until nothing writes the file any more, then upload it again (the interrupted upload was aborted).");
         }
-
-        var parts = Enumerable.Range(1, partCount).Select(n => sent[n]).ToList();
-        var versionId = await CompleteAsync(bucket, key, uploadId, parts, options.ChecksumMode, sha256, size, ct);
-        await VerifyStoredAsync(bucket, key, versionId, sha256, size, ct);
-        if (journalId is not null) journal!.Remove(journalId);
-        meter.Report();
-        return new UploadResult(bucket, key, versionId, sha256, size, partCount, partCount - done.Count, done.Count, resumedFrom);
     }
 
     /// <summary>
     /// Parts S3 stored whose confirmation never reached the journal (in flight when the process died). They are kept
     /// when their ETag is the MD5 of the local bytes (or S3 reports the same checksum), so they are not sent again.
     /// </summary>
-    private static async Task<List<JournalPart>> AdoptUnjournaledPartsAsync(PartSource source, Dictionary<int, PartDetail> stored,
-        Dictionary<int, JournalPart> known, long size, long partSize, ChecksumMode mode, CancellationToken ct)
+    private static async Task<List<JournalPart>> AdoptUnjournaledPartsAsync(PartSource source, Dictionary<int, PartDetail> held,
+        UploadState state, ChecksumMode mode, CancellationToken ct)
     {
         var adopted = new List<JournalPart>();
-        var partCount = PartSizing.PartCount(size, partSize);
-        foreach (var (number, s) in stored)
+        foreach (var (number, s) in held)
         {
-            if (known.ContainsKey(number) || number < 1 || number > partCount) continue;
-            var (offset, length) = PartSizing.Range(number, size, partSize);
+            if (state.Stored.ContainsKey(number) || number < 1 || number > state.PartCount) continue;
+            var (offset, length) = PartSizing.Range(number, state.Size, state.PartSize);
             if (s.Size != length) continue;
             var buffer = ArrayPool<byte>.Shared.Rent(length);
             try
@@ -265,9 +315,32 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         else request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256;
         if (options.StorageClass is { } storageClass) request.StorageClass = S3StorageClass.FindValue(storageClass);
         request.ChecksumAlgorithm = PartChecksum.Algorithm(options.ChecksumMode);
-        var response = await AwsCall.RunAsync(retry, "Starting multipart upload of", Resource(bucket, key),
-            t => s3.InitiateMultipartUploadAsync(request, t), ct);
+        var attempts = 0;
+        var started = DateTimeOffset.UtcNow;
+        var response = await AwsCall.RunAsync(retry, "Starting multipart upload of", Resource(bucket, key), t =>
+        {
+            attempts++;
+            return s3.InitiateMultipartUploadAsync(request, t);
+        }, ct);
+        if (attempts > 1) await AbortLostCreationsAsync(bucket, key, response.UploadId, started, ct);
         return response.UploadId;
+    }
+
+    /// <summary>
+    /// A retried CreateMultipartUpload may have created an upload whose answer was lost; nobody knows its id, so
+    /// find it (same key, started since our first attempt, allowing for clock skew) and abort it.
+    /// </summary>
+    private async Task AbortLostCreationsAsync(string bucket, string key, string ours, DateTimeOffset started, CancellationToken ct)
+    {
+        var since = started - TimeSpan.FromMinutes(1);
+        var page = await AwsCall.RunAsync(retry, "Listing multipart uploads of", Resource(bucket, key),
+            t => s3.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = bucket, Prefix = key }, t), ct);
+        foreach (var u in page.MultipartUploads ?? [])
+        {
+            if (u.Key != key || u.UploadId == ours) continue;
+            if (u.Initiated is { } at && new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) < since) continue;
+            await AbortQuietlyAsync(bucket, key, u.UploadId, ct);
+        }
     }
 
     /// <summary>The parts S3 holds for an upload, or null when the upload no longer exists (completed, aborted or expired).</summary>
@@ -294,18 +367,17 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         }
     }
 
-    private async Task<string?> CompleteAsync(string bucket, string key, string uploadId, List<JournalPart> parts,
-        ChecksumMode mode, string sha256, long size, CancellationToken ct)
+    private async Task<string?> CompleteAsync(UploadState state, List<JournalPart> parts, ChecksumMode mode, CancellationToken ct)
     {
         var attempts = 0;
         try
         {
-            var response = await AwsCall.RunAsync(retry, "Completing multipart upload of", Resource(bucket, key), t =>
+            var response = await AwsCall.RunAsync(retry, "Completing multipart upload of", state.What, t =>
             {
                 attempts++;
                 return s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
                 {
-                    BucketName = bucket, Key = key, UploadId = uploadId,
+                    BucketName = state.Bucket, Key = state.Key, UploadId = state.UploadId,
                     PartETags = parts.Select(p => PartChecksum.ToPartETag(p.Number, p.ETag, mode, p.Checksum)).ToList(),
                 }, t);
             }, ct);
@@ -314,7 +386,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         catch (ManimCloudException e) when (attempts > 1 && e.InnerException is AmazonS3Exception { ErrorCode: "NoSuchUpload" })
         {
             // An earlier attempt completed it and its answer was lost on the way back.
-            var head = await CompletedEarlierAsync(bucket, key, sha256, size, ct);
+            var head = await CompletedEarlierAsync(state.Bucket, state.Key, state.Sha256, state.Size, ct);
             if (head is null) throw;
             return NullVersion(head.VersionId);
         }
@@ -349,10 +421,10 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
     }
 
     /// <summary>Aborts an upload that cannot be completed any more and forgets it.</summary>
-    private async Task DiscardAsync(string bucket, string key, string uploadId, string? journalId, CancellationToken ct)
+    private async Task DiscardAsync(UploadState state, CancellationToken ct)
     {
-        await AbortQuietlyAsync(bucket, key, uploadId, ct);
-        if (journalId is not null) journal!.Remove(journalId);
+        await AbortQuietlyAsync(state.Bucket, state.Key, state.UploadId, ct);
+        if (state.JournalId is not null) journal!.Remove(state.JournalId);
     }
 
     /// <summary>Aborts a multipart upload; one that no longer exists counts as aborted.</summary>
@@ -401,53 +473,29 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         {
             using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous, size))
             {
-                using var failFast = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 var pending = new ConcurrentQueue<int>(Enumerable.Range(1, partCount));
-                var workers = Enumerable.Range(0, Math.Min(Math.Max(1, options.Concurrency), Math.Max(1, partCount)))
-                    .Select(_ => Task.Run(async () =>
+                await RunWorkersAsync(Math.Min(limiter.Max, partCount), (int)Math.Min(partSize, Math.Max(size, 1)), stop, async buffer =>
+                {
+                    while (pending.TryDequeue(out var number))
                     {
-                        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(partSize, Math.Max(size, 1)));
-                        try
+                        var (offset, length) = PartSizing.Range(number, size, partSize);
+                        await AwsCall.RunAsync(retry, $"Downloading part {number}/{partCount} of", what, async t =>
                         {
-                            while (pending.TryDequeue(out var number))
+                            using var response = await s3.GetObjectAsync(new GetObjectRequest
                             {
-                                var (offset, length) = PartSizing.Range(number, size, partSize);
-                                await AwsCall.RunAsync(retry, $"Downloading part {number}/{partCount} of", what, async t =>
-                                {
-                                    using var response = await s3.GetObjectAsync(new GetObjectRequest
-                                    {
-                                        BucketName = bucket, Key = key, ByteRange = new ByteRange(offset, offset + length - 1),
-                                        // Pin the version (or, unversioned, the ETag) so parts of two different objects never mix.
-                                        VersionId = version, EtagToMatch = version is null ? head.ETag : null,
-                                    }, t);
-                                    // Inside the retried call: a connection cut mid-body refetches the range.
-                                    await response.ResponseStream.ReadExactlyAsync(buffer.AsMemory(0, length), t);
-                                    return true;
-                                }, failFast.Token, limiter);
-                                await RandomAccess.WriteAsync(handle, buffer.AsMemory(0, length), offset, failFast.Token);
-                                meter.PartDone(length);
-                            }
-                        }
-                        catch
-                        {
-                            failFast.Cancel();
-                            throw;
-                        }
-                        finally
-                        {
-                            ArrayPool<byte>.Shared.Return(buffer);
-                        }
-                    }, failFast.Token))
-                    .ToList();
-                try
-                {
-                    await Task.WhenAll(workers);
-                }
-                catch (Exception) when (!ct.IsCancellationRequested)
-                {
-                    throw workers.Where(w => w.IsFaulted).Select(w => w.Exception!.InnerException!)
-                        .FirstOrDefault(e => e is not OperationCanceledException) ?? workers.First(w => w.IsFaulted).Exception!.InnerException!;
-                }
+                                BucketName = bucket, Key = key, ByteRange = new ByteRange(offset, offset + length - 1),
+                                // Pin the version (or, unversioned, the ETag) so parts of two different objects never mix.
+                                VersionId = version, EtagToMatch = version is null ? head.ETag : null,
+                            }, t);
+                            // Inside the retried call: a connection cut mid-body fetches the range again.
+                            await response.ResponseStream.ReadExactlyAsync(buffer.AsMemory(0, length), t);
+                            return true;
+                        }, stop.Token, limiter);
+                        await RandomAccess.WriteAsync(handle, buffer.AsMemory(0, length), offset, stop.Token);
+                        meter.PartDone(length);
+                    }
+                });
                 RandomAccess.FlushToDisk(handle);
             }
 
