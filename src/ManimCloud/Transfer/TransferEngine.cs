@@ -312,7 +312,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
             request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AWSKMS;
             request.ServerSideEncryptionKeyManagementServiceKeyId = kms;
         }
-        else request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256;
+        else if (options.RequestEncryption) request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256;
         if (options.StorageClass is { } storageClass) request.StorageClass = S3StorageClass.FindValue(storageClass);
         request.ChecksumAlgorithm = PartChecksum.Algorithm(options.ChecksumMode);
         var attempts = 0;

@@ -9,8 +9,13 @@ public sealed record UploadOptions
     public string ContentType { get; init; } = "application/octet-stream";
     /// <summary>User metadata (without the x-amz-meta- prefix). The engine adds <c>sha256</c>.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
-    /// <summary>SSE-KMS key; null means SSE-S3. Encryption is always requested.</summary>
+    /// <summary>SSE-KMS key; null means SSE-S3.</summary>
     public string? KmsKeyId { get; init; }
+    /// <summary>
+    /// Whether to ask the store for server-side encryption (SPEC R1: always, on AWS). S3-compatible stores without
+    /// SSE configured refuse the header (Ceph RGW answers InvalidRequest); turn it off only for those.
+    /// </summary>
+    public bool RequestEncryption { get; init; } = true;
     /// <summary>An S3 storage class name such as STANDARD or INTELLIGENT_TIERING; null leaves the bucket default.</summary>
     public string? StorageClass { get; init; }
     /// <summary>WhenSupported: CRC32C per part (x-amz-checksum-crc32c). WhenRequired: Content-MD5 per part (Ceph RGW and other S3-compatible stores).</summary>

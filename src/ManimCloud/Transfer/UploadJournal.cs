@@ -159,15 +159,16 @@ public sealed class UploadJournal
     }
 
     /// <summary>The options needed to start the upload over from another process (the file may have changed by then).</summary>
-    private sealed record StoredOptions(string ContentType, Dictionary<string, string> Metadata, string? KmsKeyId, string? StorageClass, int Concurrency)
+    private sealed record StoredOptions(string ContentType, Dictionary<string, string> Metadata, string? KmsKeyId, string? StorageClass,
+        int Concurrency, bool RequestEncryption = true)
     {
         public static StoredOptions From(UploadOptions o) =>
-            new(o.ContentType, new Dictionary<string, string>(o.Metadata), o.KmsKeyId, o.StorageClass, o.Concurrency);
+            new(o.ContentType, new Dictionary<string, string>(o.Metadata), o.KmsKeyId, o.StorageClass, o.Concurrency, o.RequestEncryption);
 
         public UploadOptions ToOptions(ChecksumMode mode, long partSize) => new()
         {
             ContentType = ContentType, Metadata = Metadata, KmsKeyId = KmsKeyId, StorageClass = StorageClass,
-            Concurrency = Concurrency, ChecksumMode = mode, PartSize = partSize,
+            Concurrency = Concurrency, ChecksumMode = mode, PartSize = partSize, RequestEncryption = RequestEncryption,
         };
     }
 }
