@@ -316,31 +316,29 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         if (options.StorageClass is { } storageClass) request.StorageClass = S3StorageClass.FindValue(storageClass);
         request.ChecksumAlgorithm = PartChecksum.Algorithm(options.ChecksumMode);
         var attempts = 0;
-        var started = DateTimeOffset.UtcNow;
         var response = await AwsCall.RunAsync(retry, "Starting multipart upload of", Resource(bucket, key), t =>
         {
             attempts++;
             return s3.InitiateMultipartUploadAsync(request, t);
         }, ct);
-        if (attempts > 1) await AbortLostCreationsAsync(bucket, key, response.UploadId, started, ct);
+        if (attempts > 1) await AbortLostCreationsAsync(bucket, key, response.UploadId, ct);
         return response.UploadId;
     }
 
     /// <summary>
     /// A retried CreateMultipartUpload may have created an upload whose answer was lost; nobody knows its id, so
-    /// find it (same key, started since our first attempt, allowing for clock skew) and abort it.
+    /// abort the other uploads of exactly this key that the journal does not know. (Initiated times cannot narrow
+    /// it down: S3-compatible servers report them unreliably.) Another machine uploading the very same key at this
+    /// moment would lose its upload and start it again; keys carry the version, so that is already a conflict.
     /// </summary>
-    private async Task AbortLostCreationsAsync(string bucket, string key, string ours, DateTimeOffset started, CancellationToken ct)
+    private async Task AbortLostCreationsAsync(string bucket, string key, string ours, CancellationToken ct)
     {
-        var since = started - TimeSpan.FromMinutes(1);
+        var known = journal?.List().Select(e => e.UploadId).ToHashSet() ?? [];
         var page = await AwsCall.RunAsync(retry, "Listing multipart uploads of", Resource(bucket, key),
             t => s3.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = bucket, Prefix = key }, t), ct);
         foreach (var u in page.MultipartUploads ?? [])
-        {
-            if (u.Key != key || u.UploadId == ours) continue;
-            if (u.Initiated is { } at && new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) < since) continue;
-            await AbortQuietlyAsync(bucket, key, u.UploadId, ct);
-        }
+            if (u.Key == key && u.UploadId != ours && !known.Contains(u.UploadId))
+                await AbortQuietlyAsync(bucket, key, u.UploadId, ct);
     }
 
     /// <summary>The parts S3 holds for an upload, or null when the upload no longer exists (completed, aborted or expired).</summary>

@@ -5,7 +5,12 @@ using System.Text;
 
 namespace ManimCloud.Tests.Transfer;
 
-public enum Fault { None, InternalError, SlowDown, Reset }
+/// <summary>
+/// How the proxy fails a request. Reset cuts a request with a body half-way through it (the server never sees it),
+/// and a request without one half-way through the answer; LostResponse always lets the server do the work and cuts
+/// the answer.
+/// </summary>
+public enum Fault { None, InternalError, SlowDown, Reset, LostResponse }
 
 /// <summary>One request as the proxy saw it.</summary>
 public sealed record ProxiedRequest(string Method, string Target, IReadOnlyDictionary<string, string> Headers, long BodyLength)
@@ -130,7 +135,7 @@ public sealed class FaultProxy : IAsyncDisposable
                 var response = await ForwardAsync(method, target, headers, body);
                 Forwarded.Enqueue(request);
                 if (Latency?.Invoke(request) is { } latency && latency > TimeSpan.Zero) await Task.Delay(latency, _stop.Token);
-                if (fault == Fault.Reset)
+                if (fault is Fault.Reset or Fault.LostResponse)
                 {
                     // The server did the work; the answer is lost half-way.
                     await stream.WriteAsync(response.AsMemory(0, response.Length / 2), _stop.Token);

@@ -33,7 +33,9 @@ public class UploadTests
         }
         Assert.Empty(await h.OpenUploadsAsync());
         Assert.Empty(h.Journal.List());
-        // The faults really happened, of every kind.
+        // The faults really happened, of every kind, and the one pipeline retried them (not the SDK on its own).
+        Assert.Contains(h.Retries, r => r.Kind == ErrorKind.Transient);
+        Assert.Contains(h.Retries, r => r.Kind == ErrorKind.Throttled);
         Assert.True(h.Proxy.Injected(Fault.InternalError) > 0 && h.Proxy.Injected(Fault.SlowDown) > 0 && h.Proxy.Injected(Fault.Reset) > 0,
             $"500: {h.Proxy.Injected(Fault.InternalError)}, 503: {h.Proxy.Injected(Fault.SlowDown)}, resets: {h.Proxy.Injected(Fault.Reset)}");
     }
@@ -59,6 +61,28 @@ public class UploadTests
         Assert.Equal(48 * MiB, last.BytesDone);
         Assert.Equal(last.PartsTotal, last.PartsDone);
         Assert.True(progress.Reports.Any(p => p.BytesPerSecond > 0 && p.Eta is not null), "progress carries a rate and an ETA");
+    }
+
+    [Fact]
+    public async Task Lost_answers_to_create_and_complete_leave_one_object_and_no_stray_upload()
+    {
+        await using var h = new TransferHarness();
+        int creates = 0, completes = 0;
+        // S3 creates the upload and completes it, but the first answer to each never arrives.
+        h.Proxy.Rule = r => r.Method != "POST" ? null
+            : r.Query("uploads") is not null ? (Interlocked.Increment(ref creates) == 1 ? Fault.LostResponse : null)
+            : r.UploadId is not null ? (Interlocked.Increment(ref completes) == 1 ? Fault.LostResponse : null)
+            : null;
+        var file = h.RandomFile("scene.mp4", 12 * MiB, 13);
+
+        var result = await h.Engine().UploadFileAsync(h.Bucket, "videos/p/v/scene_009.mp4", file,
+            new UploadOptions { PartSize = 5 * MiB }, null, CancellationToken.None);
+
+        Assert.Equal((2, 2), (creates, completes));
+        Assert.Equal(TransferHarness.Sha256(file), await h.StoredSha256Async("videos/p/v/scene_009.mp4"));
+        Assert.Equal(result.Sha256, TransferHarness.Sha256(file));
+        Assert.Empty(await h.OpenUploadsAsync());
+        Assert.Empty(h.Journal.List());
     }
 
     [Fact]
