@@ -110,6 +110,9 @@ public static class AwsErrors
                 + "AWSSDK 4.x flexible checksums: set MANIMCLOUD_CHECKSUM_MODE=when-required (Content-MD5 per part instead) and retry.",
             (_, "BadDigest" or "InvalidDigest") => "The store received bytes whose checksum differs from the one computed locally: the file may be "
                 + "changing while it is read, or memory/network corrupted it. Make sure nothing writes the file, then upload again.",
+            (_, "InvalidRequest") => "The store refused a request it does not support. S3-compatible stores may refuse server-side encryption "
+                + "headers (unless SSE is configured there), storage classes (MANIMCLOUD_STORAGE_CLASSES=off) or flexible checksums "
+                + "(MANIMCLOUD_CHECKSUM_MODE=when-required).",
             (_, "InvalidPart") => "A part listed for completion does not match what the store holds (it expired or was replaced): "
                 + "abort the upload (`manimcloud uploads abort ID`) and upload again.",
             (ErrorKind.Auth, _) => "The credentials in use may not do this: check `aws sts get-caller-identity`, the IAM policy from `manimcloud provision --dry-run`, and any KMS key policy.",

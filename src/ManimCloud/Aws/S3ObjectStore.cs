@@ -18,6 +18,8 @@ public sealed record S3StoreSettings(string? KmsKeyId, bool UseStorageClasses, b
     public long PartSize { get; init; } = PartSizing.DefaultPartSize;
     /// <summary>Parts in flight per transfer (lowered automatically while S3 throttles).</summary>
     public int Concurrency { get; init; } = 8;
+    /// <summary>SSE is always requested on AWS; S3-compatible stores without SSE configured refuse the header (Ceph RGW: InvalidRequest).</summary>
+    public bool RequestEncryption { get; init; } = true;
 
     public ChecksumMode ChecksumMode => FlexibleChecksums ? ChecksumMode.WhenSupported : ChecksumMode.WhenRequired;
 }
@@ -82,7 +84,7 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
     private void Encrypt(object _, Action<ServerSideEncryptionMethod> method, Action<string> key)
     {
         if (settings.KmsKeyId is { } kms) { method(ServerSideEncryptionMethod.AWSKMS); key(kms); }
-        else method(ServerSideEncryptionMethod.AES256);
+        else if (settings.RequestEncryption) method(ServerSideEncryptionMethod.AES256);
     }
 
     /// <summary>Masters and code stay in Standard; clips and renditions, whose access varies, go Intelligent-Tiering (SPEC R1, R9).</summary>
@@ -99,6 +101,7 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
             ContentType = write.ContentType,
             Metadata = write.Metadata,
             KmsKeyId = settings.KmsKeyId,
+            RequestEncryption = settings.RequestEncryption,
             StorageClass = settings.UseStorageClasses ? StorageClassFor(write.Kind).Value : null,
             ChecksumMode = settings.ChecksumMode,
             Sha256 = write.Sha256,
