@@ -25,10 +25,9 @@ public sealed class RetryPipeline
             .AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsRetryable(e)),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = baseDelay ?? TimeSpan.FromMilliseconds(200),
-                MaxDelay = TimeSpan.FromSeconds(20),
+                // Full jitter (a uniform delay between zero and the exponential ceiling), so that many parallel
+                // callers hit by the same outage spread their retries instead of retrying in waves.
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(FullJitter(args.AttemptNumber, baseDelay ?? TimeSpan.FromMilliseconds(200))),
                 MaxRetryAttempts = int.MaxValue,
                 OnRetry = args =>
                 {
@@ -41,6 +40,14 @@ public sealed class RetryPipeline
     }
 
     private readonly TimeSpan _budget;
+    private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(20);
+
+    /// <summary>Uniform in [0, min(MaxDelay, baseDelay × 2^attempt)].</summary>
+    public static TimeSpan FullJitter(int attempt, TimeSpan baseDelay)
+    {
+        var ceiling = Math.Min(MaxDelay.TotalMilliseconds, baseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 30)));
+        return TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
+    }
 
     private bool IsRetryable(Exception e) => e is not BudgetExhaustedException && _classify(e) is ErrorKind.Transient or ErrorKind.Throttled;
 

@@ -76,3 +76,21 @@ public class AdaptiveConcurrencyTests
         using var next = await limiter.AcquireAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(2));
     }
 }
+
+public class RetryBackoffTests
+{
+    [Fact]
+    public void Retry_delays_are_exponential_with_full_jitter_and_capped()
+    {
+        var baseDelay = TimeSpan.FromMilliseconds(200);
+        for (var attempt = 0; attempt < 12; attempt++)
+        {
+            var ceiling = Math.Min(20_000, 200 * Math.Pow(2, attempt));
+            var delays = Enumerable.Range(0, 2000).Select(_ => RetryPipeline.FullJitter(attempt, baseDelay).TotalMilliseconds).ToList();
+            Assert.All(delays, d => Assert.InRange(d, 0, ceiling));
+            // Full jitter spreads over the whole range, not around the ceiling.
+            Assert.InRange(delays.Average(), ceiling * 0.4, ceiling * 0.6);
+            Assert.True(delays.Min() < ceiling * 0.05);
+        }
+    }
+}
