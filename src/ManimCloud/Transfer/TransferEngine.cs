@@ -53,7 +53,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         return await UploadAsync(source, bucket, key, options, progress, ct);
     }
 
-    private string Resource(string bucket, string key) => $"s3://{bucket}/{key}";
+    private static string Resource(string bucket, string key) => $"s3://{bucket}/{key}";
 
     /// <summary>One upload's state as it goes: which S3 upload, which journal entry, which parts are already stored.</summary>
     private sealed class UploadState(string bucket, string key, long size, string sha256, long partSize)
@@ -68,7 +68,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         public string? JournalId { get; set; }
         public string? ResumedFrom { get; set; }
         public Dictionary<int, JournalPart> Stored { get; } = [];
-        public string What => $"s3://{bucket}/{key}";
+        public string What => Resource(bucket, key);
     }
 
     private async Task<UploadResult> UploadAsync(PartSource source, string bucket, string key, UploadOptions options,
@@ -80,7 +80,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         var state = new UploadState(bucket, key, source.Length, sha256, PartSizing.Choose(source.Length, options.PartSize));
         var journaled = journal is not null && source.Identity is not null;
 
-        if (journaled && await ContinueJournaledAsync(source, state, options.ChecksumMode, ct) is { } earlier) return earlier;
+        if (journaled && await ContinueJournaledAsync(source, state, options, ct) is { } earlier) return earlier;
         if (state.ResumedFrom is null)
         {
             state.UploadId = await CreateAsync(bucket, key, sha256, options, ct);
@@ -129,16 +129,16 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
 
     /// <summary>
     /// Looks up the journal for an unfinished upload to the same key. The same file (path, size, modification time,
-    /// SHA-256, checksum mode) continues it with the parts S3 still holds; a changed file aborts it. Returns a result
-    /// when the earlier run had in fact completed the upload.
+    /// SHA-256) with the same creation options (metadata, type, encryption, class, checksum mode) continues it with the
+    /// parts S3 still holds; anything else aborts it. Returns a result when the earlier run had in fact completed it.
     /// </summary>
-    private async Task<UploadResult?> ContinueJournaledAsync(PartSource source, UploadState state, ChecksumMode mode, CancellationToken ct)
+    private async Task<UploadResult?> ContinueJournaledAsync(PartSource source, UploadState state, UploadOptions options, CancellationToken ct)
     {
         if (journal!.Find(state.Bucket, state.Key) is not { } previous) return null;
         var identity = source.Identity!;
-        var sameFile = previous.Path == identity.Path && previous.Size == state.Size && previous.ModifiedTicks == identity.ModifiedTicks
-            && previous.Sha256 == state.Sha256 && previous.ChecksumMode == mode;
-        if (!sameFile)
+        var same = previous.Path == identity.Path && previous.Size == state.Size && previous.ModifiedTicks == identity.ModifiedTicks
+            && previous.Sha256 == state.Sha256 && previous.CreatedWith(options);
+        if (!same)
         {
             await AbortQuietlyAsync(state.Bucket, state.Key, previous.UploadId, ct);
             journal.Remove(previous.Id);
@@ -163,7 +163,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
             else stale.Add(part.Number);
         }
         if (stale.Count > 0) journal.ForgetParts(previous.Id, stale);
-        foreach (var part in await AdoptUnjournaledPartsAsync(source, held, state, mode, ct))
+        foreach (var part in await AdoptUnjournaledPartsAsync(source, held, state, options.ChecksumMode, ct))
         {
             journal.PartDone(previous.Id, part);
             state.Stored[part.Number] = part;

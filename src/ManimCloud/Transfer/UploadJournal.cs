@@ -25,6 +25,13 @@ public sealed record JournalEntry(
     long BytesDone)
 {
     public int PartCount => PartSizing.PartCount(Size, PartSize);
+
+    /// <summary>Whether an upload with <paramref name="o"/> would create the same object (type, metadata, encryption, class).</summary>
+    public bool CreatedWith(UploadOptions o) =>
+        o.ContentType == Options.ContentType && o.KmsKeyId == Options.KmsKeyId && o.StorageClass == Options.StorageClass
+        && o.RequestEncryption == Options.RequestEncryption && o.ChecksumMode == ChecksumMode
+        && o.Metadata.Count == Options.Metadata.Count
+        && o.Metadata.All(kv => Options.Metadata.TryGetValue(kv.Key, out var v) && v == kv.Value);
 }
 
 /// <summary>A part S3 confirmed, with the checksum it was sent with.</summary>

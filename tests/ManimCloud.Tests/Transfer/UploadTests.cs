@@ -138,6 +138,24 @@ public class UploadTests
     }
 
     [Fact]
+    public async Task A_rerun_with_different_object_metadata_starts_over_so_the_object_carries_the_new_metadata()
+    {
+        await using var h = new TransferHarness();
+        var file = h.RandomFile("scene.mp4", 15 * MiB, 23);
+        using var cts = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => h.Engine().UploadFileAsync(h.Bucket, "videos/p/v/scene_007.mp4", file,
+            new UploadOptions { PartSize = 5 * MiB, Concurrency = 1, Metadata = new Dictionary<string, string> { ["author"] = "first" } },
+            new SyncProgress(p => { if (p.PartsDone >= 1) cts.Cancel(); }), cts.Token));
+
+        var result = await h.Engine().UploadFileAsync(h.Bucket, "videos/p/v/scene_007.mp4", file,
+            new UploadOptions { PartSize = 5 * MiB, Metadata = new Dictionary<string, string> { ["author"] = "second" } }, null, CancellationToken.None);
+
+        Assert.Null(result.ResumedUploadId);
+        Assert.Equal("second", (await h.Direct.GetObjectMetadataAsync(h.Bucket, "videos/p/v/scene_007.mp4")).Metadata["x-amz-meta-author"]);
+        Assert.Empty(await h.OpenUploadsAsync());
+    }
+
+    [Fact]
     public async Task Abort_by_id_and_abort_all_leave_no_multipart_upload_behind()
     {
         await using var h = new TransferHarness();
