@@ -38,15 +38,14 @@ internal sealed class ProgressMeter(string what, long totalBytes, int partsTotal
 
     public void PartDone(long bytes)
     {
-        TransferProgress report;
         lock (_gate)
         {
             _bytes += bytes;
             _bytesThisRun += bytes;
             _parts++;
-            report = SnapshotLocked();
+            // Reported under the lock so a synchronous sink sees bytes only ever grow.
+            sink?.Report(SnapshotLocked());
         }
-        sink?.Report(report);
     }
 
     public void Start() => Report();
@@ -54,9 +53,7 @@ internal sealed class ProgressMeter(string what, long totalBytes, int partsTotal
     public void Report()
     {
         if (sink is null) return;
-        TransferProgress report;
-        lock (_gate) report = SnapshotLocked();
-        sink.Report(report);
+        lock (_gate) sink.Report(SnapshotLocked());
     }
 
     private TransferProgress SnapshotLocked()
