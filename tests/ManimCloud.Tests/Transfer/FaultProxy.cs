@@ -8,9 +8,9 @@ namespace ManimCloud.Tests.Transfer;
 /// <summary>
 /// How the proxy fails a request. Reset cuts a request with a body half-way through it (the server never sees it),
 /// and a request without one half-way through the answer; LostResponse always lets the server do the work and cuts
-/// the answer.
+/// the answer. BadDigest and AccessDenied are answers no retry can change.
 /// </summary>
-public enum Fault { None, InternalError, SlowDown, Reset, LostResponse }
+public enum Fault { None, InternalError, SlowDown, Reset, LostResponse, BadDigest, AccessDenied }
 
 /// <summary>One request as the proxy saw it.</summary>
 public sealed record ProxiedRequest(string Method, string Target, IReadOnlyDictionary<string, string> Headers, long BodyLength)
@@ -127,7 +127,7 @@ public sealed class FaultProxy : IAsyncDisposable
                     return;
                 }
                 var body = await reader.ReadBodyAsync(length, _stop.Token);
-                if (fault is Fault.InternalError or Fault.SlowDown)
+                if (fault is Fault.InternalError or Fault.SlowDown or Fault.BadDigest or Fault.AccessDenied)
                 {
                     await WriteErrorAsync(stream, method, fault);
                     continue;
@@ -159,9 +159,13 @@ public sealed class FaultProxy : IAsyncDisposable
 
     private static async Task WriteErrorAsync(Stream stream, string method, Fault fault)
     {
-        var (status, reason, code, message) = fault == Fault.SlowDown
-            ? (503, "Slow Down", "SlowDown", "Please reduce your request rate.")
-            : (500, "Internal Server Error", "InternalError", "We encountered an internal error. Please try again.");
+        var (status, reason, code, message) = fault switch
+        {
+            Fault.SlowDown => (503, "Slow Down", "SlowDown", "Please reduce your request rate."),
+            Fault.BadDigest => (400, "Bad Request", "BadDigest", "The CRC32C you specified did not match the calculated checksum."),
+            Fault.AccessDenied => (403, "Forbidden", "AccessDenied", "Access Denied"),
+            _ => (500, "Internal Server Error", "InternalError", "We encountered an internal error. Please try again."),
+        };
         var xml = $"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>"
             + $"<RequestId>{Guid.NewGuid():N}</RequestId><HostId>fault-proxy</HostId></Error>";
         var body = method == "HEAD" ? [] : Encoding.UTF8.GetBytes(xml);

@@ -40,6 +40,27 @@ public class UploadTests
             $"500: {h.Proxy.Injected(Fault.InternalError)}, 503: {h.Proxy.Injected(Fault.SlowDown)}, resets: {h.Proxy.Injected(Fault.Reset)}");
     }
 
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(1L)]
+    [InlineData(5L << 20)]
+    [InlineData((5L << 20) + 1)]
+    public async Task Edge_sizes_go_up_and_come_back_identical(long size)
+    {
+        await using var h = new TransferHarness();
+        var file = h.RandomFile("edge.bin", size, 5);
+        var engine = h.Engine();
+
+        var up = await engine.UploadFileAsync(h.Bucket, "videos/p/v/edge.mp4", file, new UploadOptions { PartSize = 5 * MiB }, null, CancellationToken.None);
+        var back = Path.Combine(h.Folder, "edge.back");
+        var down = await engine.DownloadFileAsync(h.Bucket, "videos/p/v/edge.mp4", null, back, new DownloadOptions { PartSize = 5 * MiB }, null, CancellationToken.None);
+
+        Assert.Equal(size, new FileInfo(back).Length);
+        Assert.Equal(TransferHarness.Sha256(file), up.Sha256);
+        Assert.Equal(up.Sha256, down.Sha256);
+        Assert.Equal(up.Sha256, TransferHarness.Sha256(back));
+    }
+
     [Fact]
     public async Task Throttling_lowers_concurrency_and_the_upload_still_completes()
     {
@@ -205,6 +226,35 @@ public class UploadTests
         Assert.Contains("NoSuchBucket", e.Message);
         Assert.Contains("provision", e.Hint);
         Assert.Empty(h.Journal.List());
+    }
+
+    [Theory]
+    [InlineData(Fault.BadDigest, ErrorKind.ClientError, "BadDigest", "nothing writes the file")]
+    [InlineData(Fault.AccessDenied, ErrorKind.Auth, "AccessDenied", "IAM policy")]
+    public async Task A_part_refused_for_good_fails_fast_naming_the_object_and_keeps_the_upload_for_resuming(
+        Fault refusal, ErrorKind kind, string code, string hint)
+    {
+        await using var h = new TransferHarness(retryBudget: TimeSpan.FromSeconds(30));
+        h.Proxy.Rule = r => r.IsUploadPart && r.PartNumber == 2 ? refusal : null;
+        var file = h.RandomFile("scene.mp4", 12 * MiB, 17);
+        var clock = Stopwatch.StartNew();
+
+        var e = await Assert.ThrowsAsync<ManimCloudException>(() => h.Engine().UploadFileAsync(h.Bucket, "videos/p/v/scene_008.mp4", file,
+            new UploadOptions { PartSize = 5 * MiB, Concurrency = 1 }, null, CancellationToken.None));
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+        Assert.Empty(h.Retries);
+        Assert.Equal(kind, e.Kind);
+        Assert.Contains($"part 2/3 of s3://{h.Bucket}/videos/p/v/scene_008.mp4", e.Message);
+        Assert.Contains(code, e.Message);
+        Assert.Contains(hint, e.Hint);
+        // Part 1 is journaled and stays in S3: fixing the cause and running again sends parts 2 and 3 only.
+        Assert.Equal(1, Assert.Single(h.Journal.List()).PartsDone);
+        h.Proxy.Rule = null;
+        var result = await h.Engine().UploadFileAsync(h.Bucket, "videos/p/v/scene_008.mp4", file,
+            new UploadOptions { PartSize = 5 * MiB }, null, CancellationToken.None);
+        Assert.Equal((2, 1), (result.PartsSent, result.PartsResumed));
+        Assert.Equal(TransferHarness.Sha256(file), await h.StoredSha256Async("videos/p/v/scene_008.mp4"));
     }
 
     [Fact]
