@@ -34,19 +34,6 @@ public static class AwsErrors
         "BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum", "InvalidPart",
     };
 
-    public static bool IsIntegrityError(Exception e) => Unwrap(e) is AmazonServiceException s && Integrity.Contains(s.ErrorCode ?? "");
-
-    /// <summary>The store refuses S3 flexible checksums (Ceph RGW and other S3-compatible stores with AWSSDK 4.x).</summary>
-    public static bool IsChecksumModeRefusal(Exception e) =>
-        Unwrap(e) is AmazonServiceException { ErrorCode: "XAmzContentSHA256Mismatch" or "InvalidChecksum" };
-
-    private static Exception Unwrap(Exception e) => e switch
-    {
-        ManimCloudException { InnerException: { } inner } => Unwrap(inner),
-        Resilience.RetryPipeline.BudgetExhaustedException { InnerException: { } inner } => Unwrap(inner),
-        _ => e,
-    };
-
     private static readonly HashSet<string> Auth = new(StringComparer.OrdinalIgnoreCase)
     {
         "AccessDenied", "AccessDeniedException", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",

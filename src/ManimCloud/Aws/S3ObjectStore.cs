@@ -77,14 +77,15 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
     {
         foreach (var (k, v) in w.Metadata) r.Metadata[k] = v;
         r.Metadata[ObjectMetadataKeys.Sha256] = w.Sha256;
-        Encrypt(r, e => r.ServerSideEncryptionMethod = e, k => r.ServerSideEncryptionKeyManagementServiceKeyId = k);
+        Encrypt(settings.KmsKeyId, settings.RequestEncryption, e => r.ServerSideEncryptionMethod = e, k => r.ServerSideEncryptionKeyManagementServiceKeyId = k);
         if (settings.UseStorageClasses) r.StorageClass = StorageClassFor(w.Kind);
     }
 
-    private void Encrypt(object _, Action<ServerSideEncryptionMethod> method, Action<string> key)
+    /// <summary>SSE-KMS with the key when one is configured, else SSE-S3, unless the store cannot take the header at all.</summary>
+    public static void Encrypt(string? kmsKeyId, bool requestEncryption, Action<ServerSideEncryptionMethod> method, Action<string> key)
     {
-        if (settings.KmsKeyId is { } kms) { method(ServerSideEncryptionMethod.AWSKMS); key(kms); }
-        else if (settings.RequestEncryption) method(ServerSideEncryptionMethod.AES256);
+        if (kmsKeyId is { } kms) { method(ServerSideEncryptionMethod.AWSKMS); key(kms); }
+        else if (requestEncryption) method(ServerSideEncryptionMethod.AES256);
     }
 
     /// <summary>Masters and code stay in Standard; clips and renditions, whose access varies, go Intelligent-Tiering (SPEC R1, R9).</summary>

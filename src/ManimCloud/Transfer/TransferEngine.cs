@@ -307,12 +307,8 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         var request = new InitiateMultipartUploadRequest { BucketName = bucket, Key = key, ContentType = options.ContentType };
         foreach (var (k, v) in options.Metadata) request.Metadata[k] = v;
         request.Metadata[ObjectMetadataKeys.Sha256] = sha256;
-        if (options.KmsKeyId is { } kms)
-        {
-            request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AWSKMS;
-            request.ServerSideEncryptionKeyManagementServiceKeyId = kms;
-        }
-        else if (options.RequestEncryption) request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256;
+        S3ObjectStore.Encrypt(options.KmsKeyId, options.RequestEncryption,
+            e => request.ServerSideEncryptionMethod = e, k => request.ServerSideEncryptionKeyManagementServiceKeyId = k);
         if (options.StorageClass is { } storageClass) request.StorageClass = S3StorageClass.FindValue(storageClass);
         request.ChecksumAlgorithm = PartChecksum.Algorithm(options.ChecksumMode);
         var attempts = 0;
