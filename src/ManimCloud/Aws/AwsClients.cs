@@ -36,6 +36,9 @@ public sealed class AwsClients : IDisposable
         config.RegionEndpoint = Region;
         if (_options.EndpointUrl is not null) config.ServiceURL = _options.EndpointUrl;
         config.MaxErrorRetry = 0;
+        // The SDK also resends on connection resets by itself, up to 10 times, outside MaxErrorRetry: that would
+        // hide retries from the pipeline's budget and make a lost answer look like one attempt.
+        config.MaxStaleConnectionRetries = 0;
         config.Timeout = TimeSpan.FromMinutes(5);
         config.RequestChecksumCalculation = _options.ChecksumMode == Workspace.ChecksumMode.WhenRequired
             ? RequestChecksumCalculation.WHEN_REQUIRED : RequestChecksumCalculation.WHEN_SUPPORTED;

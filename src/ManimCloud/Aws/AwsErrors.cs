@@ -21,8 +21,17 @@ public static class AwsErrors
     private static readonly HashSet<string> Transient = new(StringComparer.OrdinalIgnoreCase)
     {
         "InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable", "RequestTimeout",
-        "RequestTimeoutException", "IDPCommunicationError", "PriorRequestNotComplete", "BadDigest",
+        "RequestTimeoutException", "IDPCommunicationError", "PriorRequestNotComplete",
         "IncompleteBody", "RequestExpired",
+    };
+
+    /// <summary>
+    /// The server computed a different checksum than the one sent: the bytes read locally are not the bytes the
+    /// checksum was made from, or the store does not speak flexible checksums. Sending the same again cannot help.
+    /// </summary>
+    private static readonly HashSet<string> Integrity = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum", "InvalidPart",
     };
 
     private static readonly HashSet<string> Auth = new(StringComparer.OrdinalIgnoreCase)
@@ -60,6 +69,7 @@ public static class AwsErrors
     private static ErrorKind ClassifyService(AmazonServiceException s)
     {
         var code = s.ErrorCode ?? "";
+        if (Integrity.Contains(code)) return ErrorKind.ClientError;
         if (Throttling.Contains(code) || s.StatusCode == (HttpStatusCode)429) return ErrorKind.Throttled;
         if (s.StatusCode == HttpStatusCode.ServiceUnavailable && code is "" or "ServiceUnavailable") return ErrorKind.Throttled;
         if (Auth.Contains(code) || s.StatusCode == HttpStatusCode.Forbidden) return ErrorKind.Auth;
@@ -83,6 +93,15 @@ public static class AwsErrors
             (ErrorKind.NotFound, "NoSuchBucket") => $"The bucket does not exist: run `manimcloud provision`, or fix the bucket name in the configuration.",
             (ErrorKind.NotFound, "ResourceNotFoundException") => "The DynamoDB table does not exist (or is still being created): run `manimcloud provision`, or fix MANIMCLOUD_TABLE.",
             (ErrorKind.NotFound, _) => "Check the name; `manimcloud doctor` lists what is reachable.",
+            (_, "XAmzContentSHA256Mismatch" or "InvalidChecksum") => "The store refused the request checksum; S3-compatible stores such as Ceph RGW do not accept "
+                + "AWSSDK 4.x flexible checksums: set MANIMCLOUD_CHECKSUM_MODE=when-required (Content-MD5 per part instead) and retry.",
+            (_, "BadDigest" or "InvalidDigest") => "The store received bytes whose checksum differs from the one computed locally: the file may be "
+                + "changing while it is read, or memory/network corrupted it. Make sure nothing writes the file, then upload again.",
+            (_, "InvalidRequest") => "The store refused a request it does not support. S3-compatible stores may refuse server-side encryption "
+                + "headers (unless SSE is configured there), storage classes (MANIMCLOUD_STORAGE_CLASSES=off) or flexible checksums "
+                + "(MANIMCLOUD_CHECKSUM_MODE=when-required).",
+            (_, "InvalidPart") => "A part listed for completion does not match what the store holds (it expired or was replaced): "
+                + "abort the upload (`manimcloud uploads abort ID`) and upload again.",
             (ErrorKind.Auth, _) => "The credentials in use may not do this: check `aws sts get-caller-identity`, the IAM policy from `manimcloud provision --dry-run`, and any KMS key policy.",
             (ErrorKind.Throttled, _) => "AWS is throttling requests; ManimCloud slowed down and retried until its time budget ran out. Try again later or lower concurrency.",
             (ErrorKind.Transient, _) => "AWS could not be reached or failed temporarily; retries ran out. Check the network and AWS_ENDPOINT_URL, then try again.",

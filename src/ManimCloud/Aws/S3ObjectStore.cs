@@ -5,27 +5,43 @@ using Amazon.S3.Model;
 using ManimCloud.Domain;
 using ManimCloud.Resilience;
 using ManimCloud.Storage;
+using ManimCloud.Transfer;
+using ChecksumMode = ManimCloud.Workspace.ChecksumMode;
 
 namespace ManimCloud.Aws;
 
 public sealed record S3StoreSettings(string? KmsKeyId, bool UseStorageClasses, bool FlexibleChecksums)
 {
-    /// <summary>Objects at or above this size go multipart.</summary>
+    /// <summary>Objects at or above this size go multipart, through the <see cref="TransferEngine"/>.</summary>
     public long MultipartThreshold { get; init; } = 64L << 20;
-    public long PartSize { get; init; } = 16L << 20;
+    /// <summary>Preferred part size; the engine raises it when a file would need more than 10,000 parts.</summary>
+    public long PartSize { get; init; } = PartSizing.DefaultPartSize;
+    /// <summary>Parts in flight per transfer (lowered automatically while S3 throttles).</summary>
+    public int Concurrency { get; init; } = 8;
+    /// <summary>SSE is always requested on AWS; S3-compatible stores without SSE configured refuse the header (Ceph RGW: InvalidRequest).</summary>
+    public bool RequestEncryption { get; init; } = true;
+
+    public ChecksumMode ChecksumMode => FlexibleChecksums ? ChecksumMode.WhenSupported : ChecksumMode.WhenRequired;
 }
 
 /// <summary>
 /// The object store on an S3 bucket (AWS or an S3-compatible store). Encryption is always requested
 /// (SSE-S3, or SSE-KMS with a key); the SHA-256 of the content travels as object metadata and is verified on read.
+/// Large objects go through the <see cref="TransferEngine"/> (parallel parts, resumable when a journal is given).
 /// </summary>
-public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings settings, RetryPipeline retry)
+public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings settings, RetryPipeline retry, UploadJournal? journal = null)
     : IObjectStore, IObjectLockStore
 {
     public string Name => $"s3://{bucket}";
     public string Bucket => bucket;
 
-    public async Task<StoredObject> PutAsync(ObjectWrite write, Stream content, CancellationToken ct)
+    /// <summary>The engine behind large uploads and downloads, for callers that want progress or a file download.</summary>
+    public TransferEngine Transfers { get; } = new(s3, retry, journal);
+
+    public Task<StoredObject> PutAsync(ObjectWrite write, Stream content, CancellationToken ct) => PutAsync(write, content, null, ct);
+
+    /// <summary>As <see cref="PutAsync(ObjectWrite, Stream, CancellationToken)"/>, reporting progress of a multipart upload.</summary>
+    public async Task<StoredObject> PutAsync(ObjectWrite write, Stream content, IProgress<TransferProgress>? progress, CancellationToken ct)
     {
         ObjectMetadataKeys.EnsureWithinLimit(write.Metadata);
         if (!content.CanSeek)
@@ -33,7 +49,7 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
         await EnsureNotLockedAsync(write.Key, "overwritten", ct);
         var start = content.Position;
         var versionId = write.Size >= settings.MultipartThreshold
-            ? await PutMultipartAsync(write, content, ct)
+            ? await PutMultipartAsync(write, content, progress, ct)
             : await Call("Uploading", write.Key, async t =>
             {
                 content.Position = start;
@@ -61,14 +77,15 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
     {
         foreach (var (k, v) in w.Metadata) r.Metadata[k] = v;
         r.Metadata[ObjectMetadataKeys.Sha256] = w.Sha256;
-        Encrypt(r, e => r.ServerSideEncryptionMethod = e, k => r.ServerSideEncryptionKeyManagementServiceKeyId = k);
+        Encrypt(settings.KmsKeyId, settings.RequestEncryption, e => r.ServerSideEncryptionMethod = e, k => r.ServerSideEncryptionKeyManagementServiceKeyId = k);
         if (settings.UseStorageClasses) r.StorageClass = StorageClassFor(w.Kind);
     }
 
-    private void Encrypt(object _, Action<ServerSideEncryptionMethod> method, Action<string> key)
+    /// <summary>SSE-KMS with the key when one is configured, else SSE-S3, unless the store cannot take the header at all.</summary>
+    public static void Encrypt(string? kmsKeyId, bool requestEncryption, Action<ServerSideEncryptionMethod> method, Action<string> key)
     {
-        if (settings.KmsKeyId is { } kms) { method(ServerSideEncryptionMethod.AWSKMS); key(kms); }
-        else method(ServerSideEncryptionMethod.AES256);
+        if (kmsKeyId is { } kms) { method(ServerSideEncryptionMethod.AWSKMS); key(kms); }
+        else if (requestEncryption) method(ServerSideEncryptionMethod.AES256);
     }
 
     /// <summary>Masters and code stay in Standard; clips and renditions, whose access varies, go Intelligent-Tiering (SPEC R1, R9).</summary>
@@ -78,48 +95,31 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
         _ => S3StorageClass.Standard,
     };
 
-    private async Task<string?> PutMultipartAsync(ObjectWrite write, Stream content, CancellationToken ct)
+    private async Task<string?> PutMultipartAsync(ObjectWrite write, Stream content, IProgress<TransferProgress>? progress, CancellationToken ct)
     {
-        var start = content.Position;
-        var init = new InitiateMultipartUploadRequest { BucketName = bucket, Key = write.Key, ContentType = write.ContentType };
-        foreach (var (k, v) in write.Metadata) init.Metadata[k] = v;
-        init.Metadata[ObjectMetadataKeys.Sha256] = write.Sha256;
-        Encrypt(init, e => init.ServerSideEncryptionMethod = e, k => init.ServerSideEncryptionKeyManagementServiceKeyId = k);
-        if (settings.UseStorageClasses) init.StorageClass = StorageClassFor(write.Kind);
-        if (settings.FlexibleChecksums) init.ChecksumAlgorithm = ChecksumAlgorithm.SHA256;
-        var uploadId = (await Call("Starting multipart upload of", write.Key, t => s3.InitiateMultipartUploadAsync(init, t), ct)).UploadId;
-        try
+        var options = new UploadOptions
         {
-            var parts = new List<PartETag>();
-            var buffer = new byte[settings.PartSize];
-            for (int number = 1; ; number++)
-            {
-                content.Position = start + (number - 1) * settings.PartSize;
-                var read = await content.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct);
-                if (read == 0) break;
-                var n = number;
-                var response = await Call("Uploading part of", write.Key, t => s3.UploadPartAsync(new UploadPartRequest
-                {
-                    BucketName = bucket, Key = write.Key, UploadId = uploadId, PartNumber = n,
-                    InputStream = new MemoryStream(buffer, 0, read, writable: false), PartSize = read,
-                    ChecksumAlgorithm = settings.FlexibleChecksums ? ChecksumAlgorithm.SHA256 : null,
-                }, t), ct);
-                parts.Add(new PartETag { PartNumber = n, ETag = response.ETag, ChecksumSHA256 = response.ChecksumSHA256 });
-                if (read < buffer.Length) break;
-            }
-            var done = await Call("Completing multipart upload of", write.Key, t => s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
-            {
-                BucketName = bucket, Key = write.Key, UploadId = uploadId, PartETags = parts,
-            }, t), ct);
-            return done.VersionId;
-        }
-        catch
-        {
-            try { await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = write.Key, UploadId = uploadId }, CancellationToken.None); }
-            catch (AmazonS3Exception) { /* the lifecycle rule aborts it after 7 days */ }
-            throw;
-        }
+            ContentType = write.ContentType,
+            Metadata = write.Metadata,
+            KmsKeyId = settings.KmsKeyId,
+            RequestEncryption = settings.RequestEncryption,
+            StorageClass = settings.UseStorageClasses ? StorageClassFor(write.Kind).Value : null,
+            ChecksumMode = settings.ChecksumMode,
+            Sha256 = write.Sha256,
+            PartSize = settings.PartSize,
+            Concurrency = settings.Concurrency,
+        };
+        // Workspace blobs are files: read them at offsets, and journal the upload so a crash resumes it.
+        var result = content is FileStream file
+            ? await Transfers.UploadFileAsync(bucket, write.Key, file, options, progress, ct)
+            : await Transfers.UploadStreamAsync(bucket, write.Key, content, options, progress, ct);
+        return result.VersionId;
     }
+
+    /// <summary>Downloads an object to a file with parallel ranged reads, verified before it replaces <paramref name="destination"/>.</summary>
+    public Task<DownloadResult> GetFileAsync(string key, string? versionId, string destination, IProgress<TransferProgress>? progress, CancellationToken ct) =>
+        Transfers.DownloadFileAsync(bucket, key, versionId, destination,
+            new DownloadOptions { PartSize = settings.PartSize, Concurrency = settings.Concurrency }, progress, ct);
 
     public async Task<StoredObject?> HeadAsync(string key, CancellationToken ct)
     {
@@ -260,11 +260,12 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
 /// <summary>Runs one AWS call through the retry pipeline and describes a final failure.</summary>
 public static class AwsCall
 {
-    public static async Task<T> RunAsync<T>(RetryPipeline retry, string action, string resource, Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    public static async Task<T> RunAsync<T>(RetryPipeline retry, string action, string resource, Func<CancellationToken, Task<T>> call,
+        CancellationToken ct, AdaptiveConcurrency? limiter = null)
     {
         try
         {
-            return await retry.ExecuteAsync(call, ct);
+            return await retry.ExecuteAsync(call, limiter, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {

@@ -25,10 +25,9 @@ public sealed class RetryPipeline
             .AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsRetryable(e)),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = baseDelay ?? TimeSpan.FromMilliseconds(200),
-                MaxDelay = TimeSpan.FromSeconds(20),
+                // Full jitter (a uniform delay between zero and the exponential ceiling), so that many parallel
+                // callers hit by the same outage spread their retries instead of retrying in waves.
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(FullJitter(args.AttemptNumber, baseDelay ?? TimeSpan.FromMilliseconds(200))),
                 MaxRetryAttempts = int.MaxValue,
                 OnRetry = args =>
                 {
@@ -41,19 +40,42 @@ public sealed class RetryPipeline
     }
 
     private readonly TimeSpan _budget;
+    private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(20);
+
+    /// <summary>Uniform in [0, min(MaxDelay, baseDelay × 2^attempt)].</summary>
+    public static TimeSpan FullJitter(int attempt, TimeSpan baseDelay)
+    {
+        var ceiling = Math.Min(MaxDelay.TotalMilliseconds, baseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 30)));
+        return TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
+    }
 
     private bool IsRetryable(Exception e) => e is not BudgetExhaustedException && _classify(e) is ErrorKind.Transient or ErrorKind.Throttled;
 
-    public async Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken ct)
+    public Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken ct) =>
+        ExecuteAsync(action, null, ct);
+
+    /// <summary>
+    /// Runs <paramref name="action"/> with retries; with a <paramref name="limiter"/>, each attempt first takes a
+    /// slot from it (released during backoff) and reports throttling to it, so many parallel calls slow down together.
+    /// </summary>
+    public async Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> action, AdaptiveConcurrency? limiter, CancellationToken ct)
     {
         // The budget bounds retries, not one slow attempt: each retry checks the clock.
         var started = System.Diagnostics.Stopwatch.StartNew();
         return await _pipeline.ExecuteAsync(async token =>
         {
-            try { return await action(token); }
-            catch (Exception e) when (IsRetryable(e) && started.Elapsed > _budget)
+            using var lease = limiter is null ? null : await limiter.AcquireAsync(token);
+            try
             {
-                throw new BudgetExhaustedException(e);
+                var result = await action(token);
+                lease?.Succeeded();
+                return result;
+            }
+            catch (Exception e)
+            {
+                if (lease is not null && _classify(e) == ErrorKind.Throttled) lease.Throttled();
+                if (IsRetryable(e) && started.Elapsed > _budget) throw new BudgetExhaustedException(e);
+                throw;
             }
         }, ct);
     }
