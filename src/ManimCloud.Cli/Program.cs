@@ -12,7 +12,7 @@ root.Options.Add(CliContext.RequireCloudOption);
 foreach (var command in new[]
 {
     WorkspaceCommands.Init(), WorkspaceCommands.Doctor(), WorkspaceCommands.Config(), ProvisionCommand.Create(),
-    VideoCommands.Create(), CodeCommands.Create(), WorkspaceCommands.Sync(), WorkspaceCommands.Status(), WorkspaceCommands.Conflicts(), DemoCommand.Create(),
+    VideoCommands.Create(), CodeCommands.Create(), WorkspaceCommands.Sync(), WorkspaceCommands.Status(), WorkspaceCommands.Conflicts(), UploadsCommands.Create(), DemoCommand.Create(),
 })
     root.Subcommands.Add(command);
 

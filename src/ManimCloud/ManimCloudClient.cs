@@ -6,6 +6,7 @@ using ManimCloud.Metadata;
 using ManimCloud.Resilience;
 using ManimCloud.Storage;
 using ManimCloud.Sync;
+using ManimCloud.Transfer;
 using ManimCloud.Videos;
 using ManimCloud.Workspace;
 
@@ -36,6 +37,9 @@ public sealed class ManimCloudClient : IDisposable
     public BlobCache Cache { get; }
     public CloudHealth Health { get; }
     public SyncEngine? Sync { get; }
+    public UploadJournal? Journal { get; }
+    /// <summary>Unfinished multipart uploads: list, resume, abort (cloud mode only).</summary>
+    public Uploads? Uploads { get; }
 
     private ManimCloudClient(ManimCloudOptions options)
     {
@@ -55,12 +59,18 @@ public sealed class ManimCloudClient : IDisposable
         {
             Aws = new AwsClients(options);
             var retry = new RetryPipeline(AwsErrors.Classify, options.RetryBudget);
-            var settings = new S3StoreSettings(options.KmsKey, options.UseStorageClasses, options.ChecksumMode == ChecksumMode.WhenSupported);
+            var settings = new S3StoreSettings(options.KmsKey, options.UseStorageClasses, options.ChecksumMode == ChecksumMode.WhenSupported)
+            {
+                RequestEncryption = options.RequestEncryption,
+            };
+            // Large uploads are journaled in the workspace, so a crash or kill resumes them (`uploads resume`).
+            Journal = new UploadJournal(Catalog);
             Cloud = new Backend("aws",
-                new S3ObjectStore(Aws.S3, options.VideoBucket!, settings, retry),
-                new S3ObjectStore(Aws.S3, options.CodeBucket!, settings, retry),
+                new S3ObjectStore(Aws.S3, options.VideoBucket!, settings, retry, Journal),
+                new S3ObjectStore(Aws.S3, options.CodeBucket!, settings, retry, Journal),
                 new DynamoMetadataStore(Aws.DynamoDB, options.Table!, retry));
             Sync = new SyncEngine(Local, Cloud, Outbox, _applier, Cache, Health, Audit, options.ConflictPolicy);
+            Uploads = new Uploads(Aws.S3, retry, Journal);
         }
     }
 
@@ -135,7 +145,11 @@ public sealed class ManimCloudClient : IDisposable
         return await RunAsync(op, r => r.Video!, ct);
     }
 
-    public async Task<Written<MediaFile>> PutMediaAsync(VideoId id, MediaSlot slot, string path, CancellationToken ct)
+    public Task<Written<MediaFile>> PutMediaAsync(VideoId id, MediaSlot slot, string path, CancellationToken ct) =>
+        PutMediaAsync(id, slot, path, null, ct);
+
+    /// <summary>Stores a clip or the full video; <paramref name="progress"/> reports a large upload's bytes, rate and ETA.</summary>
+    public async Task<Written<MediaFile>> PutMediaAsync(VideoId id, MediaSlot slot, string path, IProgress<TransferProgress>? progress, CancellationToken ct)
     {
         MediaValidation.EnsureVideoFile(path);
         var video = await GetVideoAsync(id, ct);
@@ -144,11 +158,14 @@ public sealed class ManimCloudClient : IDisposable
         Cache.Touch(sha, size, synced: false);
         var op = new StoreMedia { Id = Operation.NewId(), Video = id, Project = video.Project, Slot = slot, Version = version, Sha256 = sha, Size = size };
         ObjectMetadataKeys.EnsureWithinLimit(OperationApplier.MediaMetadata(op));
-        return await RunAsync(op, r => r.Media!, ct);
+        return await RunAsync(op, r => r.Media!, ct, new ApplyOptions(Progress: progress));
     }
 
+    public Task<MediaFile> GetMediaAsync(VideoId id, MediaSlot slot, int? version, string outPath, CancellationToken ct) =>
+        GetMediaAsync(id, slot, version, outPath, null, ct);
+
     /// <summary>Writes a clip or the full video to <paramref name="outPath"/>, verified against its SHA-256; nothing is left at the path on failure.</summary>
-    public async Task<MediaFile> GetMediaAsync(VideoId id, MediaSlot slot, int? version, string outPath, CancellationToken ct)
+    public async Task<MediaFile> GetMediaAsync(VideoId id, MediaSlot slot, int? version, string outPath, IProgress<TransferProgress>? progress, CancellationToken ct)
     {
         var (video, head) = await ReadAsync(id, async b =>
         {
@@ -160,7 +177,10 @@ public sealed class ManimCloudClient : IDisposable
                     "`video show` lists the stored media; `video put` stores it.");
             return (v, h);
         }, ct);
-        await WriteVerifiedAsync(head, b => b.Videos, outPath, ct);
+        if (head.Sha256 is { } sha && !Blobs.Contains(sha) && Cloud?.Videos is ITransferringObjectStore engine)
+            await FetchFromCloudAsync(head.Key, () => engine.DownloadToFileAsync(head.Key, Path.GetFullPath(outPath), progress, ct)); // parallel ranged, verified
+        else
+            await WriteVerifiedAsync(head, b => b.Videos, outPath, ct);
         return new MediaFile(head.Key, head.Size, head.Sha256 ?? "", int.Parse(head.Metadata.GetValueOrDefault(ObjectMetadataKeys.Version, "0")), head.LastModified);
     }
 
@@ -268,7 +288,7 @@ public sealed class ManimCloudClient : IDisposable
     /// it is withdrawn whole. If the cloud is away, it is applied to the workspace and stays queued for `sync`
     /// (unless the caller demands the upload: <see cref="ManimCloudOptions.RequireCloud"/>).
     /// </summary>
-    private async Task<Written<T>> RunAsync<T>(Operation op, Func<OperationResult, T> pick, CancellationToken ct)
+    private async Task<Written<T>> RunAsync<T>(Operation op, Func<OperationResult, T> pick, CancellationToken ct, ApplyOptions? cloudOptions = null)
     {
         Outbox.Add(op);
         if (Sync is null)
@@ -286,7 +306,7 @@ public sealed class ManimCloudClient : IDisposable
             try
             {
                 if (queuedAhead) await DrainOrFailAsync(op.Video, ct); // RequireCloud: earlier work first, in order
-                var (result, _) = await Sync.ApplyEverywhereAsync(op, localApplied: false, null, ApplyOptions.Default, ct);
+                var (result, _) = await Sync.ApplyEverywhereAsync(op, localApplied: false, null, cloudOptions ?? ApplyOptions.Default, ct);
                 Outbox.Remove(op.Id);
                 Audit.Record(op.Kind, op.Video.ToString(), "ok", "workspace+aws");
                 Cache.Evict();
@@ -358,24 +378,33 @@ public sealed class ManimCloudClient : IDisposable
             }
             if (Cloud is not null)
             {
-                try
+                await FetchFromCloudAsync(head.Key, async () =>
                 {
                     await using var remote = await storeOf(Cloud).OpenReadAsync(head.Key, null, ct);
                     await Blobs.AddAsync(remote, sha, ct);
-                }
-                catch (ManimCloudException e) when (e.IsRetryable)
-                {
-                    Health.MarkDown();
-                    throw new ManimCloudException(e.Kind,
-                        $"{head.Key} is not in the workspace (evicted from the local cache) and the cloud is unreachable: {e.Message}",
-                        "Try again when the cloud is reachable; a larger MANIMCLOUD_CACHE_LIMIT keeps more content local.", e);
-                }
+                });
                 Cache.Touch(sha, head.Size, synced: true);
                 Cache.Evict();
                 if (Blobs.Contains(sha)) return Blobs.OpenRead(sha, head.Key);
             }
         }
         return await storeOf(Local).OpenReadAsync(head.Key, null, ct);
+    }
+
+    /// <summary>Content the workspace does not hold comes from the cloud; if the cloud is away, say exactly that.</summary>
+    private async Task FetchFromCloudAsync(string key, Func<Task> fetch)
+    {
+        try
+        {
+            await fetch();
+        }
+        catch (ManimCloudException e) when (e.IsRetryable)
+        {
+            Health.MarkDown();
+            throw new ManimCloudException(e.Kind,
+                $"{key} is not in the workspace (evicted from the local cache) and the cloud is unreachable: {e.Message}",
+                "Try again when the cloud is reachable; a larger MANIMCLOUD_CACHE_LIMIT keeps more content local.", e);
+        }
     }
 
     private async Task WriteVerifiedAsync(StoredObject head, Func<Backend, IObjectStore> storeOf, string outPath, CancellationToken ct)

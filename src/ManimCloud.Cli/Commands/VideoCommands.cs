@@ -47,7 +47,8 @@ internal static class VideoCommands
         {
             var id = Args.VideoId(p, videoOpt);
             var slot = Args.Slot(p, scene, full);
-            var w = await ctx.Client.PutMediaAsync(id, slot, p.GetValue(file)!, ct);
+            using var bar = ProgressBar.ForTerminal(ctx.Json);
+            var w = await ctx.Client.PutMediaAsync(id, slot, p.GetValue(file)!, bar, ct);
             var m = w.Value;
             return CliContext.Written(w, MediaJson(id, slot, m), $"stored {m.Key} ({m.Size} bytes, sha256 {m.Sha256})", ctx.Client.Cloud is not null);
         });
@@ -66,7 +67,8 @@ internal static class VideoCommands
         {
             var id = Args.VideoId(p, videoOpt);
             var slot = Args.Slot(p, scene, full);
-            var m = await ctx.Client.GetMediaAsync(id, slot, p.GetValue(version), p.GetValue(output)!, ct);
+            using var bar = ProgressBar.ForTerminal(ctx.Json);
+            var m = await ctx.Client.GetMediaAsync(id, slot, p.GetValue(version), p.GetValue(output)!, bar, ct);
             var j = MediaJson(id, slot, m);
             j["out"] = Path.GetFullPath(p.GetValue(output)!);
             return new CliResult(j, $"wrote {p.GetValue(output)} ({m.Size} bytes, sha256 verified)");

@@ -30,7 +30,7 @@ public sealed record S3StoreSettings(string? KmsKeyId, bool UseStorageClasses, b
 /// Large objects go through the <see cref="TransferEngine"/> (parallel parts, resumable when a journal is given).
 /// </summary>
 public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings settings, RetryPipeline retry, UploadJournal? journal = null)
-    : IObjectStore, IObjectLockStore
+    : IObjectStore, IObjectLockStore, ITransferringObjectStore
 {
     public string Name => $"s3://{bucket}";
     public string Bucket => bucket;
@@ -46,9 +46,12 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
         ObjectMetadataKeys.EnsureWithinLimit(write.Metadata);
         if (!content.CanSeek)
             throw new ArgumentException("S3 uploads need a seekable stream so a failed attempt can be sent again.", nameof(content));
-        await EnsureNotLockedAsync(write.Key, "overwritten", ct);
+        var multipart = write.Size >= settings.MultipartThreshold;
+        // A create-only single-part write is refused by S3 itself if the key exists (If-None-Match), so it cannot
+        // overwrite a locked version and needs no lock check first.
+        if (!write.CreateOnly || multipart) await EnsureNotLockedAsync(write.Key, "overwritten", ct);
         var start = content.Position;
-        var versionId = write.Size >= settings.MultipartThreshold
+        var versionId = multipart
             ? await PutMultipartAsync(write, content, progress, ct)
             : await Call("Uploading", write.Key, async t =>
             {
@@ -63,6 +66,7 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
                     ContentType = write.ContentType,
                 };
                 Describe(request, write);
+                if (write.CreateOnly) request.IfNoneMatch = "*";
                 if (settings.FlexibleChecksums)
                 {
                     request.ChecksumAlgorithm = ChecksumAlgorithm.SHA256;
@@ -120,6 +124,9 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
     public Task<DownloadResult> GetFileAsync(string key, string? versionId, string destination, IProgress<TransferProgress>? progress, CancellationToken ct) =>
         Transfers.DownloadFileAsync(bucket, key, versionId, destination,
             new DownloadOptions { PartSize = settings.PartSize, Concurrency = settings.Concurrency }, progress, ct);
+
+    public async Task DownloadToFileAsync(string key, string destination, IProgress<TransferProgress>? progress, CancellationToken ct) =>
+        await GetFileAsync(key, null, destination, progress, ct);
 
     public async Task<StoredObject?> HeadAsync(string key, CancellationToken ct)
     {

@@ -32,6 +32,9 @@ public sealed class LocalObjectStore(Catalog catalog, BlobFolder blobs, string s
         return catalog.InTransaction((c, tx) =>
         {
             var current = ReadLatest(c, tx, write.Key);
+            if (current is not null && write.CreateOnly)
+                throw new ManimCloudException(ErrorKind.Conflict, $"{Name}/{write.Key} already exists.",
+                    "This write may only create the key; read the existing object instead.");
             if (current is not null)
             {
                 EnsureUnlocked(current.Value.Lock, write.Key, "overwritten");

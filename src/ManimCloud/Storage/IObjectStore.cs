@@ -12,7 +12,14 @@ public sealed record ObjectWrite(
     string ContentType,
     IReadOnlyDictionary<string, string> Metadata,
     string Sha256,
-    long Size);
+    long Size)
+{
+    /// <summary>
+    /// The key must not exist yet (a freshly claimed version): the store refuses with Conflict if it does, atomically
+    /// where it can (S3 If-None-Match), and needs no separate lock check, since nothing can be overwritten.
+    /// </summary>
+    public bool CreateOnly { get; init; }
+}
 
 /// <summary>What a store knows about a stored object.</summary>
 public sealed record StoredObject(

@@ -13,7 +13,8 @@ public sealed record OperationResult(VideoRecord? Video, CodeVersion? Code, Medi
 public enum EditDecision { Refuse, Overwrite, Discard }
 
 /// <summary>How to apply: the version number the authority gave (when mirroring), and the conflict policy for edits.</summary>
-public sealed record ApplyOptions(int? PreferredCodeVersion = null, Func<EditVideo, VideoRecord, IReadOnlyList<string>, EditDecision>? OnConflict = null)
+public sealed record ApplyOptions(int? PreferredCodeVersion = null, Func<EditVideo, VideoRecord, IReadOnlyList<string>, EditDecision>? OnConflict = null,
+    IProgress<Transfer.TransferProgress>? Progress = null)
 {
     public static readonly ApplyOptions Default = new();
 }
@@ -39,7 +40,7 @@ public sealed class OperationApplier(BlobFolder blobs)
     {
         CreateVideo c => CreateAsync(c, target, ct),
         EditVideo e => EditAsync(e, target, options, ct),
-        StoreMedia m => StoreMediaAsync(m, target, ct),
+        StoreMedia m => StoreMediaAsync(m, target, options.Progress, ct),
         StoreCode s => StoreCodeAsync(s, target, options.PreferredCodeVersion, ct),
         _ => throw new ArgumentOutOfRangeException(nameof(op), op.Kind, "unknown operation"),
     };
@@ -81,7 +82,7 @@ public sealed class OperationApplier(BlobFolder blobs)
         return new(result, null, null);
     }
 
-    private async Task<OperationResult> StoreMediaAsync(StoreMedia op, Backend target, CancellationToken ct)
+    private async Task<OperationResult> StoreMediaAsync(StoreMedia op, Backend target, IProgress<Transfer.TransferProgress>? progress, CancellationToken ct)
     {
         var media = new MediaFile(op.Key, op.Size, op.Sha256, op.Version, op.CreatedAt);
         var head = await target.Videos.HeadAsync(op.Key, ct);
@@ -89,7 +90,7 @@ public sealed class OperationApplier(BlobFolder blobs)
         {
             var write = new ObjectWrite(op.Key, op.Slot.IsFull ? ObjectKind.FullVideo : ObjectKind.SceneClip, "video/mp4",
                 MediaMetadata(op), op.Sha256, op.Size);
-            await PutBlobAsync(target.Videos, write, ct);
+            await PutBlobAsync(target.Videos, write, progress, ct);
         }
         var record = await VideoRecords.ChangeAsync(target.Metadata, op.Video, current =>
             current.Media.TryGetValue(op.Slot.Name, out var existing) && existing.Key == media.Key && existing.Sha256 == media.Sha256
@@ -187,7 +188,7 @@ public sealed class OperationApplier(BlobFolder blobs)
     private async Task EnsureCodeObjectAsync(StoreCode op, CodeVersion version, Backend target, bool fresh, CancellationToken ct)
     {
         if (!fresh && (await target.Code.HeadAsync(version.Key, ct))?.Sha256 == op.Sha256) return;
-        await StoreCodeObjectAsync(op, version, target, ct);
+        await StoreCodeObjectAsync(op, version, target, createOnly: fresh, ct);
     }
 
     /// <summary>Records the versions on the video: paths, current version, and code_ready for a new video. One write.</summary>
@@ -207,11 +208,12 @@ public sealed class OperationApplier(BlobFolder blobs)
             };
         }, ct);
 
-    private async Task StoreCodeObjectAsync(StoreCode op, CodeVersion version, Backend target, CancellationToken ct)
+    private async Task StoreCodeObjectAsync(StoreCode op, CodeVersion version, Backend target, bool createOnly, CancellationToken ct)
     {
+        // A number this call just claimed is a key nobody has written: create-only, so no lock check is needed.
         var write = new ObjectWrite(version.Key, ObjectKind.Code, "text/x-python; charset=utf-8",
-            CodeMetadata(op, version.Version), op.Sha256, op.Size);
-        await PutBlobAsync(target.Code, write, ct);
+            CodeMetadata(op, version.Version), op.Sha256, op.Size) { CreateOnly = createOnly };
+        await PutBlobAsync(target.Code, write, null, ct);
         if (op.Lock != LockMode.None)
         {
             if (target.Code is not IObjectLockStore lockable)
@@ -222,15 +224,17 @@ public sealed class OperationApplier(BlobFolder blobs)
     }
 
     /// <summary>Stores a workspace blob in a store: the local store indexes it in place, others upload the file.</summary>
-    private async Task PutBlobAsync(IObjectStore store, ObjectWrite write, CancellationToken ct)
+    private async Task PutBlobAsync(IObjectStore store, ObjectWrite write, IProgress<Transfer.TransferProgress>? progress, CancellationToken ct)
     {
         if (store is LocalObjectStore local && ReferenceEquals(local.Blobs, blobs))
         {
             local.PutExistingBlob(write);
             return;
         }
+        // The blob's file, so a large upload is read at offsets and journaled (a crash resumes it).
         await using var content = blobs.OpenFile(write.Sha256);
-        await store.PutAsync(write, content, ct);
+        if (store is ITransferringObjectStore transfers) await transfers.PutAsync(write, content, progress, ct);
+        else await store.PutAsync(write, content, ct);
     }
 
     private static DateTimeOffset Later(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;

@@ -29,6 +29,8 @@ public sealed record ManimCloudOptions
     public ChecksumMode ChecksumMode { get; init; } = ChecksumMode.WhenSupported;
     /// <summary>Whether S3 objects get storage classes (Intelligent-Tiering); some S3-compatible stores refuse them.</summary>
     public bool UseStorageClasses { get; init; } = true;
+    /// <summary>Send the SSE header on writes (always on AWS). Off for S3-compatible stores without SSE (Ceph RGW answers InvalidRequest); their bucket default applies.</summary>
+    public bool RequestEncryption { get; init; } = true;
     public string ManimCommand { get; init; } = "manim";
     /// <summary>How long a command keeps retrying an unreachable or throttling cloud before it queues the work.</summary>
     public TimeSpan RetryBudget { get; init; } = TimeSpan.FromSeconds(10);
@@ -92,6 +94,13 @@ public sealed record ManimCloudOptions
                 "Use when-supported (the default, for AWS) or when-required (for Ceph RGW and other S3-compatible stores)."),
         };
 
+        var requestEncryption = Pick("MANIMCLOUD_REQUEST_ENCRYPTION", "request_encryption") switch
+        {
+            null or "on" or "true" => true,
+            "off" or "false" => false,
+            var other => throw new ManimCloudException(ErrorKind.InvalidInput, $"MANIMCLOUD_REQUEST_ENCRYPTION is '{other}'.", "Use on or off."),
+        };
+
         var storageClasses = Pick("MANIMCLOUD_STORAGE_CLASSES", "storage_classes") switch
         {
             null or "on" or "true" => true,
@@ -122,6 +131,7 @@ public sealed record ManimCloudOptions
             ConflictPolicy = policy,
             ChecksumMode = checksums,
             UseStorageClasses = storageClasses,
+            RequestEncryption = requestEncryption,
             ManimCommand = Pick("MANIMCLOUD_MANIM", "manim_command") ?? "manim",
         };
     }

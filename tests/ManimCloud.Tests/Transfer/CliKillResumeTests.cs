@@ -1,0 +1,66 @@
+using Amazon.S3.Model;
+using ManimCloud.Local;
+using ManimCloud.Tests.Support;
+using ManimCloud.Transfer;
+
+namespace ManimCloud.Tests.Transfer;
+
+/// <summary>
+/// Issue 3 through the real CLI: `kill -9` of `manimcloud video put` during a ≥150 MB upload, then
+/// `uploads resume` — identical bytes, stored parts not sent again, no incomplete multipart upload left.
+/// </summary>
+public class CliKillResumeTests
+{
+    [Fact]
+    public async Task A_killed_video_put_resumes_with_uploads_resume_sending_only_the_missing_parts()
+    {
+        var cloud = await TestCloud.CreateAsync();
+        await using var proxy = new FaultProxy(cloud.Endpoint);
+        using var home = new TempDir();
+        var env = cloud.Environment(home.Path);
+        env["AWS_ENDPOINT_URL"] = proxy.Endpoint;
+        var video = TransferHarness.LargeVideo();
+        Assert.True(new FileInfo(video).Length >= 150_000_000);
+        var id = (string)CliRunner.Run(env, "video", "create", "--project", "big", "--title", "large", "--json").Json["video_id"]!;
+        // Slow parts a little so the kill lands mid-upload.
+        proxy.Latency = r => r.IsUploadPart ? TimeSpan.FromMilliseconds(150) : TimeSpan.Zero;
+
+        var put = CliRunner.Start(env, "video", "put", video, "--video", id, "--full", "--json");
+        var journal = new UploadJournal(new Catalog(Path.Combine(home.Path, "catalog.db")));
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (journal.List() is not [{ PartsDone: >= 4 }])
+        {
+            if (put.Process.HasExited) Assert.Fail($"video put ended before it could be killed: {put.Stderr.Result}");
+            Assert.True(DateTime.UtcNow < deadline, "no parts journaled within 120 s");
+            await Task.Delay(20);
+        }
+        put.Process.Kill(); // SIGKILL
+        put.Process.WaitForExit();
+        await Task.Delay(500);
+
+        var listed = CliRunner.Run(env, "uploads", "list", "--json");
+        var entry = Assert.Single(listed.Json["uploads"]!.AsArray())!;
+        var uploadId = (string)entry["upload_id"]!;
+        using var aws = cloud.Clients();
+        var storedBefore = (await aws.S3.ListPartsAsync(new ListPartsRequest { BucketName = cloud.VideoBucket, Key = (string)entry["key"]!, UploadId = uploadId }))
+            .Parts?.Select(p => p.PartNumber ?? 0).ToList() ?? [];
+        Assert.NotEmpty(storedBefore);
+        var sentBefore = proxy.Forwarded.Count(r => r.IsUploadPart && r.UploadId == uploadId);
+        proxy.Latency = null;
+
+        var resume = CliRunner.Run(env, "uploads", "resume", "--json");
+        Assert.True(resume.ExitCode == 0, resume.Stderr);
+        var sentByResume = proxy.Forwarded.Where(r => r.IsUploadPart && r.UploadId == uploadId).Skip(sentBefore).Select(r => r.PartNumber).ToList();
+        Assert.Empty(sentByResume.Intersect(storedBefore));          // stored parts were not sent again
+        Assert.NotEmpty(sentByResume);
+
+        Assert.Empty((await aws.S3.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = cloud.VideoBucket })).MultipartUploads ?? []);
+        Assert.Empty(CliRunner.Run(env, "uploads", "list", "--json").Json["uploads"]!.AsArray());
+        Assert.Equal(0, (int)CliRunner.Run(env, "status", "--json").Json["pending"]!);
+        // The record points at it, and it comes back byte for byte (read by a fresh workspace).
+        using var other = new TempDir();
+        var get = CliRunner.Run(cloud.Environment(other.Path), "video", "get", "--video", id, "--full", "--out", other.File("back.mp4"), "--json");
+        Assert.True(get.ExitCode == 0, get.Stderr);
+        Assert.Equal(TransferHarness.Sha256(video), TransferHarness.Sha256(other.File("back.mp4")));
+    }
+}
