@@ -83,21 +83,24 @@ public sealed class TransferHarness : IAsyncDisposable
     public List<int> PartsSentThroughProxy(string uploadId) =>
         Proxy.Forwarded.Where(r => r.IsUploadPart && r.UploadId == uploadId).Select(r => r.PartNumber).ToList();
 
-    /// <summary>A real MP4 of about 190 MB (1080p test pattern), made once per test run and shared.</summary>
+    /// <summary>
+    /// A real MP4 of about 190 MB (1080p test pattern). Made once and kept in the temp folder for later runs: it is
+    /// a fixture, and making it costs seconds of CPU.
+    /// </summary>
     public static string LargeVideo()
     {
         lock (VideoGate)
         {
-            var path = Path.Combine(Path.GetTempPath(), $"manimcloud-transfer-video-{Environment.ProcessId}.mp4");
-            if (File.Exists(path)) return path;
+            var path = Path.Combine(Path.GetTempPath(), "manimcloud-test-video-1080p30-40s.mp4");
+            if (File.Exists(path) && new FileInfo(path).Length >= 150_000_000) return path;
+            var made = $"{path}.{Environment.ProcessId}.mp4";
             var psi = new ProcessStartInfo("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30", "-t", "40",
-                "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "40M", path + ".tmp.mp4"]) { RedirectStandardError = true };
+                "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "40M", made]) { RedirectStandardError = true };
             using var p = Process.Start(psi)!;
             var err = p.StandardError.ReadToEnd();
             p.WaitForExit();
             if (p.ExitCode != 0) throw new InvalidOperationException($"ffmpeg failed ({p.ExitCode}): {err}");
-            File.Move(path + ".tmp.mp4", path);
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => File.Delete(path);
+            File.Move(made, path, overwrite: true);
             return path;
         }
     }
