@@ -146,9 +146,10 @@ public sealed class S3Api(Storage storage)
         long start = 0, length = obj.Size;
         var partial = false;
         var res = ctx.Response;
-        if (ctx.Request.Query["partNumber"] is { Count: > 0 } pn)
+        var partNumber = ctx.Request.Query["partNumber"] is { Count: > 0 } pn ? ParsePartNumber(pn) : 0;
+        if (partNumber > 0)
         {
-            var n = ParsePartNumber(pn);
+            var n = partNumber;
             var count = Math.Max(obj.PartsCount, 1);
             if (n > count) throw new S3Error(416, "InvalidPartNumber", $"The object has {count} part(s); part {n} was asked for.");
             start = obj.PartsCount == 0 ? 0 : obj.Segments.Take(n - 1).Sum(s => s.Length);
@@ -170,8 +171,11 @@ public sealed class S3Api(Storage storage)
         res.Headers.AcceptRanges = "bytes";
         foreach (var (k, v) in obj.Metadata) res.Headers["x-amz-meta-" + k] = v;
         // Like S3: the stored checksum comes back only when asked for, and only for the whole object.
-        if (!partial && string.Equals(h["x-amz-checksum-mode"], "ENABLED", StringComparison.OrdinalIgnoreCase))
-            EchoChecksum(ctx, obj.Algorithm, obj.Checksum, obj.ChecksumType);
+        if (string.Equals(h["x-amz-checksum-mode"], "ENABLED", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!partial || (partNumber > 0 && obj.PartsCount == 0)) EchoChecksum(ctx, obj.Algorithm, obj.Checksum, obj.ChecksumType);
+            else if (partNumber > 0 && obj.PartChecksums.Count >= partNumber) EchoChecksum(ctx, obj.Algorithm, obj.PartChecksums[partNumber - 1], null);
+        }
         if (headOnly || length == 0) return;
         await SendAsync(ctx, obj.Segments, start, length);
     }
@@ -293,9 +297,11 @@ public sealed class S3Api(Storage storage)
         var etag = Quote(Convert.ToHexStringLower(MD5.HashData(parts.SelectMany(p => Convert.FromHexString(Unquote(p.ETag))).ToArray())) + "-" + parts.Count);
         var segments = parts.Select(p => p.Data).ToList();
         string? checksum = null;
-        if (upload.Algorithm is { } alg)
+        // An upload created without an algorithm whose parts all carry the same one gets a COMPOSITE checksum of it.
+        var algorithm = upload.Algorithm ?? (parts.Select(p => p.Algorithm).Distinct().ToList() is [{ } only] ? only : null);
+        if (algorithm is { } alg)
         {
-            checksum = upload.ChecksumType == "FULL_OBJECT"
+            checksum = upload.Algorithm is not null && upload.ChecksumType == "FULL_OBJECT"
                 ? await WholeChecksumAsync(alg, segments, ctx.RequestAborted)
                 : Checksums.Composite(alg, parts.Select(p => p.Checksum!).ToList());
             if ((string?)ctx.Request.Headers[Checksums.HeaderName(alg)] is { Length: > 0 } expected && expected != checksum)
@@ -304,16 +310,21 @@ public sealed class S3Api(Storage storage)
 
         storage.Uploads.TryRemove(uploadId, out _);
         Storage.Delete(upload.Parts.Values.Where(p => !parts.Contains(p)).Select(p => p.Data));
+        var checksumType = algorithm is null ? null : upload.Algorithm is null ? "COMPOSITE" : upload.ChecksumType;
         storage.Put(bucket, new StoredObject(key, segments.Sum(s => s.Length), etag, upload.ContentType, DateTimeOffset.UtcNow,
-            upload.Metadata, upload.Algorithm, checksum, upload.Algorithm is null ? null : upload.ChecksumType, segments) { PartsCount = parts.Count });
+            upload.Metadata, algorithm, checksum, checksumType, segments)
+        {
+            PartsCount = parts.Count,
+            PartChecksums = parts.Select(p => p.Algorithm == algorithm ? p.Checksum : null).ToList(),
+        });
 
         var result = new XElement(Ns + "CompleteMultipartUploadResult",
             new XElement(Ns + "Location", $"http://{ctx.Request.Host}/{bucketName}/{Uri.EscapeDataString(key)}"),
             new XElement(Ns + "Bucket", bucketName), new XElement(Ns + "Key", key), new XElement(Ns + "ETag", etag));
-        if (upload.Algorithm is { } algorithm)
+        if (algorithm is { } used)
         {
-            result.Add(new XElement(Ns + Checksums.XmlName(algorithm), checksum), new XElement(Ns + "ChecksumType", upload.ChecksumType));
-            EchoChecksum(ctx, algorithm, checksum, upload.ChecksumType);
+            result.Add(new XElement(Ns + Checksums.XmlName(used), checksum), new XElement(Ns + "ChecksumType", checksumType));
+            EchoChecksum(ctx, used, checksum, checksumType);
         }
         await WriteXmlAsync(ctx, 200, result);
     }

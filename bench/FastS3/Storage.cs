@@ -12,6 +12,9 @@ public sealed record StoredObject(
 {
     /// <summary>0 for a single PUT; the part count for a completed multipart upload.</summary>
     public int PartsCount { get; init; }
+
+    /// <summary>Each part's own checksum, which S3 returns for a GET by part number.</summary>
+    public IReadOnlyList<string?> PartChecksums { get; init; } = [];
 }
 
 public sealed record Part(int Number, Segment Data, string ETag, ChecksumAlgorithm? Algorithm, string? Checksum, DateTimeOffset LastModified);
