@@ -1,13 +1,14 @@
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Transfer;
+using TransferBench.Clients;
 
 // One transfer with the AWS SDK's TransferUtility, run by TransferBench as its own process so that its wall
 // time, CPU and peak memory are measured alone.
-//   TuClient upload|download --endpoint URL --bucket B --key K --file PATH [--tuned] [--checksum when-supported|when-required]
+//   TuClient upload|download --endpoint URL --bucket B --key K --file PATH [--tuned] [--checksum when-required]
 // Default: TransferUtility exactly as constructed, as most callers use it. Tuned: 8 concurrent requests and
 // 16 MiB parts both ways, the settings a careful caller would pick for a large file on a fast link.
-var a = Args.Parse(args);
+var a = ClientArgs.Parse(args);
 var config = new AmazonS3Config
 {
     ServiceURL = a.Endpoint,
@@ -42,24 +43,4 @@ static class Tuned
 {
     public const int Concurrency = 8;
     public const long PartSize = 16L << 20;
-}
-
-sealed record Args(bool Upload, string Endpoint, string Bucket, string Key, string File, bool Tuned, bool WhenRequired)
-{
-    public static Args Parse(string[] args)
-    {
-        if (args.Length == 0 || args[0] is not ("upload" or "download"))
-            throw new ArgumentException("Usage: TuClient upload|download --endpoint URL --bucket B --key K --file PATH [--tuned] [--checksum when-supported|when-required]");
-        var v = new Dictionary<string, string>();
-        var tuned = false;
-        for (var i = 1; i < args.Length; i++)
-        {
-            if (args[i] == "--tuned") tuned = true;
-            else if (args[i].StartsWith("--") && i + 1 < args.Length) v[args[i][2..]] = args[++i];
-            else throw new ArgumentException($"Unexpected argument '{args[i]}'.");
-        }
-        string Need(string name) => v.TryGetValue(name, out var s) ? s : throw new ArgumentException($"--{name} is required.");
-        return new Args(args[0] == "upload", Need("endpoint"), Need("bucket"), Need("key"), Need("file"), tuned,
-            v.GetValueOrDefault("checksum") == "when-required");
-    }
 }
