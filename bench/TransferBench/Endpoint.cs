@@ -94,7 +94,7 @@ public sealed class Endpoint : IAsyncDisposable
 /// <summary>Reads a live process's CPU time from /proc/&lt;pid&gt;/stat (utime + stime, fields 14 and 15).</summary>
 public static class ProcStat
 {
-    private static readonly double TicksPerSecond = 100; // USER_HZ is 100 on every Linux this runs on
+    private const double TicksPerSecond = 100; // USER_HZ is 100 on every Linux this runs on
 
     public static double? CpuSeconds(int pid)
     {

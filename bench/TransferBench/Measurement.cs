@@ -5,7 +5,7 @@ namespace TransferBench;
 
 /// <summary>One measured child run: wall time, the child's CPU (user and system, its own children included) and peak RSS.</summary>
 public sealed record Sample(string Client, Direction Direction, int Round, double WallSeconds, double UserSeconds, double SystemSeconds,
-    double PeakRssMiB, double? ServerCpuSeconds, bool IntegrityVerified, string? Note)
+    double PeakRssMiB, double? ServerCpuSeconds, double OtherCpuSeconds, bool IntegrityVerified, string? Note)
 {
     public double CpuSeconds => UserSeconds + SystemSeconds;
 }
@@ -50,5 +50,22 @@ public static class ChildRunner
         File.Delete(timeFile);
         double F(int i) => figures is { Length: 3 } ? double.Parse(figures[i], CultureInfo.InvariantCulture) : double.NaN;
         return new Result(p.ExitCode, wall, F(0), F(1), F(2) / 1024.0, output.ToString());
+    }
+}
+
+/// <summary>
+/// CPU seconds the whole machine spent busy (all cores, from /proc/stat). Over one sample, what is left after the
+/// client's and the server's own CPU is everyone else's: the measure of how quiet the machine was.
+/// </summary>
+public static class MachineCpu
+{
+    private const double TicksPerSecond = 100; // USER_HZ
+
+    public static double BusySeconds()
+    {
+        // cpu  user nice system idle iowait irq softirq steal guest guest_nice
+        var f = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        long Field(int i) => long.Parse(f[i], CultureInfo.InvariantCulture);
+        return (Field(1) + Field(2) + Field(3) + Field(6) + Field(7) + Field(8)) / TicksPerSecond;
     }
 }

@@ -13,7 +13,7 @@ using TransferBench;
 const string Usage = """
     TransferBench [--start-fast | --moto | --endpoint URL] [--size 256MiB] [--runs 3] [--out results.json]
                   [--clients tu-default,tu-tuned,aws-cli,manimcloud] [--checksum when-supported|when-required]
-                  [--warmup 64MiB] [--work DIR]
+                  [--warmup SIZE (default: --size; 0 skips)] [--work DIR]
     """;
 
 var opt = Options.Parse(args, Usage);
@@ -56,8 +56,10 @@ try
     {
         var (program, childArgs) = client.Command(direction, t);
         var serverBefore = endpoint.ServerCpuSeconds();
+        var machineBefore = MachineCpu.BusySeconds();
         var r = await ChildRunner.RunAsync(program, childArgs, env, work, TimeSpan.FromSeconds(Math.Max(300, size / (1 << 20))));
         var serverCpu = endpoint.ServerCpuSeconds() - serverBefore;
+        var otherCpu = Math.Max(0, MachineCpu.BusySeconds() - machineBefore - r.UserSeconds - r.SystemSeconds - (serverCpu ?? 0));
         if (client.Id == "manimcloud" && r.Output.Split('\n').FirstOrDefault(l => l.StartsWith("engine=", StringComparison.Ordinal)) is { } e)
             engine = e.Trim()["engine=".Length..];
         string? note = null;
@@ -70,13 +72,13 @@ try
             if (!ok) note = $"SHA-256 of the download is {actual}, the source's is {expectedSha}";
             File.Delete(t.File);
         }
-        var sample = new Sample(client.Id, direction, round, r.WallSeconds, r.UserSeconds, r.SystemSeconds, r.PeakRssMiB, serverCpu, ok, note);
+        var sample = new Sample(client.Id, direction, round, r.WallSeconds, r.UserSeconds, r.SystemSeconds, r.PeakRssMiB, serverCpu, otherCpu, ok, note);
         if (record)
         {
             samples.Add(sample);
             Console.WriteLine($"  round {round + 1}  {client.Id,-11} {direction.ToString().ToLowerInvariant(),-8} " +
                 $"wall {r.WallSeconds,7:F2} s  CPU {sample.CpuSeconds,6:F2} s  peak {r.PeakRssMiB,6:F0} MiB  " +
-                (serverCpu is { } sc ? $"server CPU {sc,5:F2} s  " : "") + (ok ? (direction == Direction.Download ? "SHA-256 ok" : "ok") : "FAILED: " + note));
+                (serverCpu is { } sc ? $"server CPU {sc,5:F2} s  " : "") + $"others {otherCpu,5:F2} s  " + (ok ? (direction == Direction.Download ? "SHA-256 ok" : "ok") : "FAILED: " + note));
         }
         else if (!ok) Console.WriteLine($"  warm-up {client.Id} {direction}: FAILED: {note}");
         if (!ok) failures++;
@@ -94,7 +96,7 @@ try
 
     if (opt.Warmup > 0)
     {
-        // Untimed: starts the server's JIT and the page cache, so round 1 is not the odd one out.
+        // Untimed: warms the server's JIT and the machine's memory, so round 1 is not the odd one out.
         var warm = Path.Combine(work, "warm-up.bin");
         var warmSha = await TestFile.CreateAsync(warm, Math.Min(opt.Warmup, opt.Size), seed: 7);
         Console.WriteLine($"Warm-up: each client once with {Size.Format(Math.Min(opt.Warmup, opt.Size))} (not counted).");
@@ -120,6 +122,10 @@ try
     Console.WriteLine($"Medians over {opt.Runs} round(s), {Size.Format(opt.Size)}, endpoint {endpoint.Kind}" +
         (engine.Length > 0 ? $", ManimCloud engine: {engine}" : "") + ":");
     Console.WriteLine(Report.Table(medians, clients, comparisons, "manimcloud"));
+    var busy = samples.Sum(x => x.OtherCpuSeconds) / samples.Sum(x => x.WallSeconds * Environment.ProcessorCount);
+    if (busy > 0.05)
+        Console.WriteLine($"Warning: other processes used {busy:P0} of the machine's CPU during the measured transfers; " +
+                          "wall times are disturbed (CPU seconds much less). Repeat on a quiet machine for the figure.");
     Console.WriteLine(failures == 0 ? "Integrity: every download matched the source's SHA-256." : $"{failures} transfer(s) FAILED or did not verify; see above.");
 
     var results = new
@@ -136,6 +142,7 @@ try
         medians,
         comparisons,
         samples,
+        otherProcessesCpuShare = busy,
         failures,
     };
     var json = JsonSerializer.Serialize(results, new JsonSerializerOptions
@@ -215,7 +222,8 @@ sealed record Options(string Mode, string? EndpointUrl, long Size, int Runs, str
     {
         string mode = "fast";
         string? url = null, outPath = null, checksum = null, work = null, benchRoot = null;
-        long size = 256L << 20, warmup = 64L << 20;
+        long size = 256L << 20;
+        long? warmup = null;
         var runs = 3;
         HashSet<string>? clients = null;
         try
@@ -246,7 +254,9 @@ sealed record Options(string Mode, string? EndpointUrl, long Size, int Runs, str
             var known = new[] { "tu-default", "tu-tuned", "aws-cli", "manimcloud" };
             if (clients?.Except(known).ToList() is { Count: > 0 } unknown)
                 throw new ArgumentException($"Unknown client(s) {string.Join(", ", unknown)}; the clients are {string.Join(", ", known)}.");
-            return new Options(mode, url, size, runs, outPath, clients, checksum, warmup, work, benchRoot);
+            // A full-size untimed round by default: on these VMs the first touch of guest memory (page cache for new
+            // files, fresh heap) costs far more than later ones, and round 1 would pay it alone.
+            return new Options(mode, url, size, runs, outPath, clients, checksum, warmup ?? size, work, benchRoot);
         }
         catch (Exception e) when (e is ArgumentException or FormatException)
         {

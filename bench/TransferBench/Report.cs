@@ -5,7 +5,7 @@ namespace TransferBench;
 
 /// <summary>The median of each measure over one client's successful runs in one direction.</summary>
 public sealed record Median(string Client, Direction Direction, int Runs, double WallSeconds, double CpuSeconds, double CpuSecondsPerGiB,
-    double PeakRssMiB, double MiBPerSecond, double? ServerCpuSeconds);
+    double PeakRssMiB, double MiBPerSecond, double? ServerCpuSeconds, double OtherCpuSeconds);
 
 /// <summary>ManimCloud against one anchor in one direction; a ratio below 1 means ManimCloud needs less.</summary>
 public sealed record Comparison(string Anchor, Direction Direction, double WallRatio, double CpuPerGiBRatio, double PeakRssRatio,
@@ -32,7 +32,7 @@ public static class Report
             var wall = Med(g.Select(s => s.WallSeconds));
             var cpu = Med(g.Select(s => s.CpuSeconds));
             var server = g.All(s => s.ServerCpuSeconds is not null) ? Med(g.Select(s => s.ServerCpuSeconds!.Value)) : (double?)null;
-            return new Median(g.Key.Client, g.Key.Direction, g.Count(), wall, cpu, cpu / gib, Med(g.Select(s => s.PeakRssMiB)), mib / wall, server);
+            return new Median(g.Key.Client, g.Key.Direction, g.Count(), wall, cpu, cpu / gib, Med(g.Select(s => s.PeakRssMiB)), mib / wall, server, Med(g.Select(s => s.OtherCpuSeconds)));
         }).ToList();
     }
 
@@ -64,11 +64,11 @@ public static class Report
         var sb = new StringBuilder();
         var label = clients.ToDictionary(c => c.Id, c => c.Label);
         string Row(params string[] cells) => string.Join("  ", cells.Select((c, i) => i < 2 ? c.PadRight(i == 0 ? 50 : 8) : c.PadLeft(10))).TrimEnd();
-        sb.AppendLine(Row("client", "dir", "runs", "wall s", "MiB/s", "CPU s", "CPU s/GiB", "peak MiB", "server CPU"));
+        sb.AppendLine(Row("client", "dir", "runs", "wall s", "MiB/s", "CPU s", "CPU s/GiB", "peak MiB", "server CPU", "others CPU"));
         foreach (var m in medians.OrderBy(m => m.Direction).ThenBy(m => clients.ToList().FindIndex(c => c.Id == m.Client)))
             sb.AppendLine(Row(label.GetValueOrDefault(m.Client, m.Client), m.Direction.ToString().ToLowerInvariant(), m.Runs.ToString(CultureInfo.InvariantCulture),
                 N(m.WallSeconds, 2), N(m.MiBPerSecond, 0), N(m.CpuSeconds, 2), N(m.CpuSecondsPerGiB, 2), N(m.PeakRssMiB, 0),
-                m.ServerCpuSeconds is { } sc ? N(sc, 2) : "-"));
+                m.ServerCpuSeconds is { } sc ? N(sc, 2) : "-", N(m.OtherCpuSeconds, 2)));
         sb.AppendLine();
         sb.AppendLine($"{label.GetValueOrDefault(subject, subject)} vs each anchor (ratio < 1: {label.GetValueOrDefault(subject, subject)} needs less; targets from SPEC §5):");
         foreach (var c in comparisons)
