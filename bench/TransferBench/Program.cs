@@ -209,10 +209,12 @@ static async Task<string> Sha256Async(string path)
     return Convert.ToHexStringLower(await SHA256.HashDataAsync(f));
 }
 
+// What went wrong, without stack frames: the first lines that say something (an exception's message comes first).
 static string Tail(string output)
 {
-    var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd()).ToList();
-    return string.Join(" | ", lines.Where(l => !l.StartsWith("   at ", StringComparison.Ordinal)).TakeLast(4));
+    var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim())
+        .Where(l => l.Length > 0 && !l.StartsWith("at ", StringComparison.Ordinal) && !l.StartsWith("---", StringComparison.Ordinal) && !l.StartsWith("engine=", StringComparison.Ordinal));
+    return string.Join(" | ", lines.Take(3));
 }
 
 sealed record Options(string Mode, string? EndpointUrl, long Size, int Runs, string? Out, HashSet<string>? Clients, string? Checksum,
