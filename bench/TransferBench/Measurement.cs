@@ -3,7 +3,10 @@ using System.Globalization;
 
 namespace TransferBench;
 
-/// <summary>One measured child run: wall time, the child's CPU (user and system, its own children included) and peak RSS.</summary>
+/// <summary>
+/// One measured child run (Round counts from 1): wall time, the child's CPU (user and system, its own children
+/// included), peak RSS, and the CPU the server and everybody else used meanwhile.
+/// </summary>
 public sealed record Sample(string Client, Direction Direction, int Round, double WallSeconds, double UserSeconds, double SystemSeconds,
     double PeakRssMiB, double? ServerCpuSeconds, double OtherCpuSeconds, bool IntegrityVerified, string? Note)
 {

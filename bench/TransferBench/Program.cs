@@ -72,7 +72,7 @@ try
             if (!ok) note = $"SHA-256 of the download is {actual}, the source's is {expectedSha}";
             File.Delete(t.File);
         }
-        var sample = new Sample(client.Id, direction, round, r.WallSeconds, r.UserSeconds, r.SystemSeconds, r.PeakRssMiB, serverCpu, otherCpu, ok, note);
+        var sample = new Sample(client.Id, direction, round + 1, r.WallSeconds, r.UserSeconds, r.SystemSeconds, r.PeakRssMiB, serverCpu, otherCpu, ok, note);
         if (record)
         {
             samples.Add(sample);
