@@ -52,12 +52,16 @@ fi
 
 if [ $ceph = 1 ]; then
   echo; echo "=== Ceph RGW at 127.0.0.1:7480 (checksums when-required, SPEC §4) ==="
+  started_ceph=0
   if ! curl -s -o /dev/null http://127.0.0.1:7480/; then
     command -v radosgw >/dev/null || { echo "Installing Ceph…"; apt-get update -qq >/dev/null && apt-get install -y -qq ceph-mon ceph-osd radosgw ceph-common >/dev/null; }
-    bash "$here/ceph/ceph-rgw-up.sh" >/dev/null
-    echo "(started with bench/ceph/ceph-rgw-up.sh; stop it with bench/ceph/ceph-rgw-down.sh)"
+    bash "$here/ceph/ceph-rgw-up.sh" >/dev/null && curl -s -o /dev/null http://127.0.0.1:7480/ \
+      || { echo "Ceph RGW did not come up on 127.0.0.1:7480 (is port 6789 or 7480 taken?); see /tmp/ceph/log." >&2; exit 1; }
+    started_ceph=1
   fi
   AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret \
     "$bench" --endpoint http://127.0.0.1:7480 --checksum when-required "${common[@]}" --out "$out/transfer-ceph.json" || status=1
+  # A Ceph that was already running is someone's; only the one started here is stopped.
+  [ $started_ceph = 1 ] && bash "$here/ceph/ceph-rgw-down.sh"
 fi
 exit $status
