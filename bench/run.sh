@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The transfer benchmark for issue 3, in one command: builds bench/ in Release, then runs TransferBench
+# against FastS3 (always), and against moto and Ceph RGW when asked. All traffic stays on 127.0.0.1.
+#
+#   bench/run.sh [--size 256MiB] [--runs 3] [--moto] [--ceph] [--no-fast] [--out DIR] [-- extra TransferBench args]
+#
+# The quick default is 256 MiB x 3 rounds; the issue's figure is `bench/run.sh --size 1GiB`.
+# Results: DIR/transfer-<endpoint>.json (DIR defaults to bench/results/), and the tables on stdout.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+size=256MiB runs=3 fast=1 moto=0 ceph=0 out="$here/results" extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --size) size=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --moto) moto=1; shift ;;
+    --ceph) ceph=1; shift ;;
+    --no-fast) fast=0; shift ;;
+    --out) out=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+# GNU time measures each client's CPU and peak memory.
+if [ ! -x /usr/bin/time ]; then
+  echo "Installing GNU time…"; apt-get update -qq >/dev/null && apt-get install -y -qq time >/dev/null
+fi
+command -v aws >/dev/null || { echo "The AWS CLI (aws) is not on PATH; install it with 'pip install awscli'." >&2; exit 2; }
+
+echo "Building bench/ (Release)…"
+for p in FastS3 TuClient McClient TransferBench; do
+  dotnet build "$here/$p/$p.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null \
+    || { dotnet build "$here/$p/$p.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly; exit 1; }
+done
+mkdir -p "$out"
+bench="$here/TransferBench/bin/Release/net10.0/TransferBench"
+status=0
+common=(--size "$size" --runs "$runs" "${extra[@]}")
+
+if [ $fast = 1 ]; then
+  echo; echo "=== FastS3 (loopback, in bench/FastS3) ==="
+  "$bench" --start-fast "${common[@]}" --out "$out/transfer-fasts3.json" || status=1
+fi
+
+if [ $moto = 1 ]; then
+  command -v moto_server >/dev/null || pip install -q 'moto[server]'
+  echo; echo "=== moto_server (loopback; tops out near 35 MB/s, so client differences shrink) ==="
+  "$bench" --moto "${common[@]}" --out "$out/transfer-moto.json" || status=1
+fi
+
+if [ $ceph = 1 ]; then
+  echo; echo "=== Ceph RGW at 127.0.0.1:7480 (checksums when-required, SPEC §4) ==="
+  started_ceph=0
+  if ! curl -s -o /dev/null http://127.0.0.1:7480/; then
+    command -v radosgw >/dev/null || { echo "Installing Ceph…"; apt-get update -qq >/dev/null && apt-get install -y -qq ceph-mon ceph-osd radosgw ceph-common >/dev/null; }
+    bash "$here/ceph/ceph-rgw-up.sh" >/dev/null && curl -s -o /dev/null http://127.0.0.1:7480/ \
+      || { echo "Ceph RGW did not come up on 127.0.0.1:7480 (is port 6789 or 7480 taken?); see /tmp/ceph/log." >&2; exit 1; }
+    started_ceph=1
+  fi
+  AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret \
+    "$bench" --endpoint http://127.0.0.1:7480 --checksum when-required "${common[@]}" --out "$out/transfer-ceph.json" || status=1
+  # A Ceph that was already running is someone's; only the one started here is stopped.
+  [ $started_ceph = 1 ] && bash "$here/ceph/ceph-rgw-down.sh"
+fi
+exit $status
