@@ -18,11 +18,16 @@ static class EngineCall
 #if TRANSFER_ENGINE
     public const string Name = "TransferEngine";
 
+    private static TransferEngine Engine(IAmazonS3 s3) => new(s3, new ManimCloud.Resilience.RetryPipeline(ManimCloud.Aws.AwsErrors.Classify));
+
+    private static ManimCloud.Workspace.ChecksumMode Mode(ClientArgs a) =>
+        a.WhenRequired ? ManimCloud.Workspace.ChecksumMode.WhenRequired : ManimCloud.Workspace.ChecksumMode.WhenSupported;
+
     public static Task UploadAsync(IAmazonS3 s3, ClientArgs a, CancellationToken ct) =>
-        TransferEngine.UploadFileAsync(s3, a.Bucket, a.Key, a.File, new UploadOptions(), null, ct);
+        Engine(s3).UploadFileAsync(a.Bucket, a.Key, a.File, new UploadOptions { ChecksumMode = Mode(a) }, null, ct);
 
     public static Task DownloadAsync(IAmazonS3 s3, ClientArgs a, CancellationToken ct) =>
-        TransferEngine.DownloadFileAsync(s3, a.Bucket, a.Key, a.File, new DownloadOptions(), null, ct);
+        Engine(s3).DownloadFileAsync(a.Bucket, a.Key, null, a.File, new DownloadOptions(), null, ct);
 #else
     public const string Name = "S3ObjectStore";
 
