@@ -255,8 +255,13 @@ public sealed class ManimCloudClient : IDisposable
     // ---------------------------------------------------------------- sync
 
     /// <summary>Drains the outbox to the cloud (SPEC R10). In local-only mode, finishes operations a crash interrupted.</summary>
-    public async Task<SyncReport> SyncAsync(IProgress<SyncProgress>? progress, CancellationToken ct)
+    public async Task<SyncReport> SyncAsync(IProgress<SyncProgress>? progress, CancellationToken ct) =>
+        await SyncAsync(progress, null, ct);
+
+    /// <summary>As <see cref="SyncAsync(IProgress{SyncProgress}?, CancellationToken)"/>, with byte-level progress of large uploads.</summary>
+    public async Task<SyncReport> SyncAsync(IProgress<SyncProgress>? progress, IProgress<TransferProgress>? transfers, CancellationToken ct)
     {
+        if (Sync is not null) Sync.TransferProgress = transfers;
         if (Sync is null)
         {
             // Local-only: the outbox holds only operations interrupted by a crash; finish them in the workspace.

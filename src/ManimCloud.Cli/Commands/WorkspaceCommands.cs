@@ -75,7 +75,8 @@ internal static class WorkspaceCommands
                 return await WatchAsync(client, ctx, ct);
             }
             var progress = new Progress<ManimCloud.Sync.SyncProgress>(s => ctx.Progress($"[{s.Done + 1}/{s.Total}] {s.Current}"));
-            var r = await client.SyncAsync(ctx.Json ? null : progress, ct);
+            using var bar = ProgressBar.ForTerminal(ctx.Json);
+            var r = await client.SyncAsync(ctx.Json ? null : progress, bar, ct);
             return SyncResult(r);
         });
         return c;

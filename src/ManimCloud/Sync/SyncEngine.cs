@@ -62,6 +62,9 @@ public sealed class SyncEngine(
     /// <summary>Consecutive code versions of one video travel together (one claim, parallel uploads, one record write).</summary>
     public int CodeBatch { get; init; } = 50;
 
+    /// <summary>Byte-level progress of large uploads inside a sync (the transfer engine's reports).</summary>
+    public IProgress<Transfer.TransferProgress>? TransferProgress { get; set; }
+
     public async Task<SyncReport> DrainAsync(VideoId? only, IProgress<SyncProgress>? progress, CancellationToken ct)
     {
         var queued = outbox.List(Outbox.Pending).Where(e => only is null || e.Operation.Video == only).ToList();
@@ -161,7 +164,7 @@ public sealed class SyncEngine(
                 var decision = Decide(edit, current);
                 discard = decision == EditDecision.Discard;
                 return decision;
-            });
+            }, Progress: TransferProgress);
             var (_, renumbering) = await ApplyEverywhereAsync(op, entry.LocalApplied, entry.ProvisionalVersion, options, cloudGone.Token);
             Completed(entry, renumbering, discard, pass);
         }
