@@ -268,6 +268,7 @@ public sealed class ManimCloudClient : IDisposable
             var applied = 0;
             foreach (var entry in Outbox.List())
             {
+                if (!Outbox.TryTake(entry.Operation.Id)) continue; // another live process is applying it
                 await _applier.ApplyAsync(entry.Operation, Local, ApplyOptions.Default, ct);
                 Outbox.Remove(entry.Operation.Id);
                 applied++;
@@ -298,6 +299,12 @@ public sealed class ManimCloudClient : IDisposable
         Outbox.Add(op);
         if (Sync is null)
         {
+            // An earlier operation on this video interrupted by a crash goes first, in order.
+            foreach (var earlier in Outbox.List().Where(e => e.Operation.Video == op.Video && e.Operation.Id != op.Id && Outbox.TryTake(e.Operation.Id)))
+            {
+                await _applier.ApplyAsync(earlier.Operation, Local, ApplyOptions.Default, ct);
+                Outbox.Remove(earlier.Operation.Id);
+            }
             var local = await _applier.ApplyAsync(op, Local, ApplyOptions.Default, ct);
             Outbox.Remove(op.Id);
             Audit.Record(op.Kind, op.Video.ToString(), "ok", "workspace");

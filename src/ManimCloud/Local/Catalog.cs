@@ -4,12 +4,13 @@ using Microsoft.Data.Sqlite;
 namespace ManimCloud.Local;
 
 /// <summary>
-/// The workspace's SQLite catalog: one file, WAL journal, full fsync on commit, one transaction per operation.
+/// The workspace's SQLite catalog: one file, WAL journal; intent records (the outbox) fsynced on commit, the rest
+/// ordered behind them (see <see cref="InTransaction{T}"/>).
 /// Several processes may share a workspace (a CLI command while `sync --watch` runs); SQLite's locking serialises them.
 /// </summary>
 public sealed class Catalog
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
     public string Path { get; }
     private readonly string _connectionString;
 
@@ -32,19 +33,32 @@ public sealed class Catalog
         var c = new SqliteConnection(_connectionString);
         c.Open();
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "PRAGMA busy_timeout=30000; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;";
+        cmd.CommandText = "PRAGMA busy_timeout=30000; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;";
         cmd.ExecuteNonQuery();
         return c;
     }
 
-    /// <summary>Runs <paramref name="work"/> in one IMMEDIATE transaction (writers queue instead of failing on upgrade).</summary>
-    public T InTransaction<T>(Func<SqliteConnection, SqliteTransaction, T> work)
+    /// <summary>
+    /// Runs <paramref name="work"/> in one IMMEDIATE transaction (writers queue instead of failing on upgrade).
+    /// <paramref name="durable"/>: the commit is fsynced before this returns (the outbox's intent records). Other
+    /// commits are ordered (WAL) but may be lost in a power cut, which only ever loses a suffix of them: everything
+    /// they did is re-derived by replaying the outbox, which records each operation durably before it starts.
+    /// </summary>
+    public T InTransaction<T>(Func<SqliteConnection, SqliteTransaction, T> work, bool durable = false)
     {
         using var c = Open();
+        if (durable) Pragma(c, "PRAGMA synchronous=FULL;");
         using var tx = c.BeginTransaction(deferred: false);
         var result = work(c, tx);
         tx.Commit();
         return result;
+    }
+
+    private static void Pragma(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
     }
 
     private void Migrate()
@@ -111,6 +125,14 @@ public sealed class Catalog
                 PRAGMA user_version = 2;
                 """;
             v2.ExecuteNonQuery();
+        }
+        if (version < 3)
+        {
+            // v3: an outbox entry belongs to the live process applying it, so no other process replays it meanwhile.
+            using var v3 = c.CreateCommand();
+            v3.Transaction = tx;
+            v3.CommandText = "ALTER TABLE outbox ADD COLUMN owner TEXT; PRAGMA user_version = 3;";
+            v3.ExecuteNonQuery();
         }
         tx.Commit();
     }

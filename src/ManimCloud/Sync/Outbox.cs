@@ -18,29 +18,64 @@ public sealed record OutboxEntry(long Seq, Operation Operation, string State, in
 /// </summary>
 public sealed class Outbox(Catalog catalog)
 {
+    /// <summary>This process, as an owner of outbox entries: process id and start time (a reused pid is not the same owner).</summary>
+    public static readonly string Me = OwnerOf(System.Diagnostics.Process.GetCurrentProcess());
+
+    private static string OwnerOf(System.Diagnostics.Process p) => $"{p.Id}:{p.StartTime.ToUniversalTime().Ticks}";
+
+    /// <summary>Whether the process that owns an entry is still running (a workspace lives on one machine).</summary>
+    public static bool IsAlive(string owner)
+    {
+        if (owner == Me) return true;
+        var pid = int.Parse(owner[..owner.IndexOf(':')]);
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return OwnerOf(p) == owner;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+
     public const string Pending = "pending";
     public const string Parked = "parked";
     public const string Conflicted = "conflict";
 
     public void Add(Operation op) =>
         catalog.InTransaction((c, tx) => c.Command(tx, """
-            INSERT INTO outbox(id, video_id, kind, payload, created_at, state) VALUES ($id, $v, $k, $p, $t, 'pending')
+            INSERT INTO outbox(id, video_id, kind, payload, created_at, state, owner) VALUES ($id, $v, $k, $p, $t, 'pending', $o)
             """, ("$id", op.Id), ("$v", op.Video.ToString()), ("$k", op.Kind),
-            ("$p", RecordJson.Serialize(op.ToJson())), ("$t", op.CreatedAt.ToString("O"))).ExecuteNonQuery());
+            ("$p", RecordJson.Serialize(op.ToJson())), ("$t", op.CreatedAt.ToString("O")), ("$o", Me)).ExecuteNonQuery(), durable: true);
+
+    /// <summary>
+    /// Takes an entry for this process: true when it was free, ours, or its owner died (a crash: replay it).
+    /// False while another live process is applying it.
+    /// </summary>
+    public bool TryTake(string id)
+    {
+        var owner = catalog.InTransaction((c, tx) => c.Command(tx, "SELECT owner FROM outbox WHERE id = $id", ("$id", id)).ExecuteScalar() as string);
+        if (owner is not null && owner != Me && IsAlive(owner)) return false;
+        return Exec("UPDATE outbox SET owner = $me WHERE id = $id AND owner IS $old", ("$me", Me), ("$id", id), ("$old", owner)) == 1;
+    }
+
+    /// <summary>Leaves an entry for whoever syncs next (it stays queued).</summary>
+    public void Release(string id) => Exec("UPDATE outbox SET owner = NULL WHERE id = $id AND owner = $me", ("$id", id), ("$me", Me));
 
     public void Remove(string id) => Exec("DELETE FROM outbox WHERE id = $id", ("$id", id));
 
     /// <summary>The operation is in the workspace; only the cloud is still missing it.</summary>
     public void MarkLocalApplied(string id, string? reason, int? provisionalVersion) =>
-        Exec("UPDATE outbox SET local_applied = 1, last_error = COALESCE($e, last_error), result = $r WHERE id = $id",
+        Exec("UPDATE outbox SET local_applied = 1, last_error = COALESCE($e, last_error), result = $r, owner = NULL WHERE id = $id",
             ("$id", id), ("$e", reason), ("$r", provisionalVersion?.ToString()));
 
     public void RecordFailure(string id, string error, bool park) =>
-        Exec("UPDATE outbox SET attempts = attempts + 1, last_error = $e, state = $s WHERE id = $id",
+        Exec("UPDATE outbox SET attempts = attempts + 1, last_error = $e, state = $s, owner = NULL WHERE id = $id",
             ("$e", error), ("$s", park ? Parked : Pending), ("$id", id));
 
     public void MarkConflict(string id, JsonNode conflict) =>
-        Exec("UPDATE outbox SET state = $s, conflict = $c, last_error = 'conflict: kept for manual resolution' WHERE id = $id",
+        Exec("UPDATE outbox SET state = $s, conflict = $c, last_error = 'conflict: kept for manual resolution', owner = NULL WHERE id = $id",
             ("$s", Conflicted), ("$c", conflict.ToJsonString()), ("$id", id));
 
     /// <summary>Puts parked operations back in the queue (after the cause was fixed).</summary>

@@ -96,7 +96,9 @@ public sealed class SyncEngine(
         var oneByOneUntil = 0;
         for (var i = 0; i < lane.Count && !cloudGone.IsCancellationRequested;)
         {
-            var run = lane.Skip(i).TakeWhile(e => e.Operation is StoreCode).Take(CodeBatch).ToList();
+            var run = lane.Skip(i).TakeWhile(e => e.Operation is StoreCode).Take(CodeBatch).TakeWhile(e => outbox.TryTake(e.Operation.Id)).ToList();
+            if (run.Count == 0 && !outbox.TryTake(lane[i].Operation.Id))
+                return; // another live process is applying this video's next operation: later ones wait, in order
             if (run.Count > 1 && i >= oneByOneUntil)
             {
                 pass.Report($"{run.Count} code versions of {run[0].Operation.Video}");

@@ -206,4 +206,40 @@ public class OfflineSyncTests
         // A later pass does not try it again until asked to.
         Assert.Equal(0, (await client.SyncAsync(Ct)).Applied);
     }
+
+    [Fact]
+    public async Task Sync_leaves_an_operation_a_live_process_is_applying_and_replays_it_once_that_process_is_gone()
+    {
+        var cloud = await TestCloud.CreateAsync();
+        using var link = new CuttableLink(cloud.Endpoint);
+        using var home = new TempDir();
+        using var client = ManimCloudClient.Open(Through(link, cloud, home.Path));
+        var id = (await client.CreateVideoAsync(ProjectId.Parse("owned"), "owned", null, null, Ct)).Value.Id;
+        link.Cut();
+        await client.PutCodeAsync(id, "# in flight elsewhere\n"u8.ToArray(), "me", null, Ct);
+        link.Restore();
+
+        // Another process (here: a sleeping one) holds the entry, as a CLI command does while it applies it.
+        using var other = System.Diagnostics.Process.Start("sleep", "60")!;
+        var owner = $"{other.Id}:{other.StartTime.ToUniversalTime().Ticks}";
+        client.Catalog.InTransaction((c, tx) =>
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "UPDATE outbox SET owner = $o";
+            cmd.Parameters.AddWithValue("$o", owner);
+            return cmd.ExecuteNonQuery();
+        });
+        var whileAlive = await client.SyncAsync(Ct);
+        Assert.Equal(0, whileAlive.Applied);
+        Assert.Equal(1, whileAlive.StillPending);
+
+        other.Kill();
+        other.WaitForExit();
+        var afterDeath = await client.SyncAsync(Ct);
+        Assert.Equal(1, afterDeath.Applied);
+        using var readerHome = new TempDir();
+        using var reader = ManimCloudClient.Open(cloud.Options(readerHome.Path));
+        Assert.Single(await reader.CodeHistoryAsync(id, Ct));
+    }
 }

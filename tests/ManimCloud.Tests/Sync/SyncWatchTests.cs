@@ -30,8 +30,14 @@ public class SyncWatchTests
         var watcher = CliRunner.Start(env, "sync", "--watch");
         try
         {
-            await Task.Delay(3000); // a few failing passes while the link is cut
-            Assert.False(watcher.Process.HasExited);
+            // Wait until the watcher has tried and failed at least once while the link is cut.
+            var cut = Stopwatch.StartNew();
+            while (CliRunner.Run(env, "status", "--json").Json["operations"]!.AsArray().All(o => (int)o!["attempts"]! == 0))
+            {
+                if (watcher.Process.HasExited) Assert.Fail($"the watcher stopped: {watcher.Stderr.Result}");
+                Assert.True(cut.Elapsed < TimeSpan.FromSeconds(60), "the watcher made no attempt within 60 s");
+                await Task.Delay(300);
+            }
             Assert.Equal(3, (int)CliRunner.Run(env, "status", "--json").Json["pending"]!);
 
             link.Restore();
