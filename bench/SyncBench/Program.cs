@@ -16,8 +16,8 @@ using ManimCloud.Workspace;
 using SyncBench;
 
 // Sync benchmark (SPEC §5: 1,000 small files to the cloud in ≤ 0.5× the wall time of `aws s3 sync`).
-// Usage: SyncBench --endpoint URL --repo ROOT --aws PATH_TO_AWS [--moto-log FILE] [--rounds 5] [--shape 100x10|1000x1]
-//        [--out results.json] [--work DIR] [--seed 42]
+// Usage: SyncBench --endpoint URL --repo ROOT --aws PATH_TO_AWS [--moto-log FILE] [--moto-pid PID] [--rounds 5]
+//        [--shape 100x10|1000x1] [--out results.json] [--work DIR] [--seed 42] [--probe N (requests per kind; 0 = off)]
 // The environment must carry AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION for the endpoint.
 
 var opts = Args.Parse(args);
@@ -92,6 +92,7 @@ for (var round = 0; round <= opts.Rounds; round++)
 // Report.
 var measured = results.Where(r => !r.Warmup).ToList();
 double Median(IEnumerable<double> xs) { var a = xs.OrderBy(x => x).ToArray(); return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2; }
+if (measured.Count == 0) measured = results; // --rounds 0: report the warm-up round
 var med = forms.ToDictionary(f => f, f => Median(measured.Where(r => r.Form == f).Select(r => r.Seconds)));
 var perRoundRatio = (string f) => Median(measured.Where(r => r.Form == f).Select(r => r.Seconds / measured.Single(a => a.Form == "aws" && a.Round == r.Round).Seconds));
 Console.WriteLine();
@@ -130,11 +131,30 @@ if (libRuns.Count > 0)
     var all = Median(libRuns.Select(r => (double)r.Sdk!.Values.Sum()));
     Console.WriteLine($"| **all** | {all:0} | {all / total:0.00} |");
 }
+List<(string Kind, double WallMs, double MotoCpuMs)>? probe = null;
+if (opts.Probe > 0)
+{
+    // Server cost per request kind, one request at a time, on a fresh deployment.
+    var probeSetup = new Setup
+    {
+        Home = Directory.CreateDirectory(Path.Combine(work, "probe")).FullName,
+        VideoBucket = Names.Unique("vid"), CodeBucket = Names.Unique("code"), Table = Names.Unique("meta"),
+    };
+    await Cloud.CreateDeploymentAsync(opts, probeSetup);
+    var sample = files.OrderBy(f => f.Length).ElementAt(files.Length / 2); // the median-sized file
+    probe = await Probe.RunAsync(opts, probeSetup, sample, opts.Probe);
+    Console.WriteLine();
+    Console.WriteLine($"Server cost per request (sequential, {opts.Probe} requests each, {sample.Length} B object; moto CPU is what bounds throughput on one moto process):");
+    Console.WriteLine();
+    Console.WriteLine("| request | wall ms / request | moto CPU ms / request |");
+    Console.WriteLine("|---|---:|---:|");
+    foreach (var (kind, wall, cpu) in probe) Console.WriteLine($"| {kind} | {wall:0.00} | {cpu:0.00} |");
+}
 Console.WriteLine();
 Console.WriteLine($"load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
 if (opts.Out is not null)
 {
-    await File.WriteAllTextAsync(opts.Out, JsonSerializer.Serialize(new { shape = opts.Shape, rounds = opts.Rounds, medians = med, results },
+    await File.WriteAllTextAsync(opts.Out, JsonSerializer.Serialize(new { shape = opts.Shape, rounds = opts.Rounds, medians = med, results, probe = probe?.Select(p => new { p.Kind, p.WallMs, p.MotoCpuMs }) },
         new JsonSerializerOptions { WriteIndented = true }));
     Log($"raw results: {opts.Out}");
 }
@@ -244,7 +264,7 @@ static int ClosedPort()
 
 // ------------------------------------------------------------------------------------------------ types
 
-public sealed record Opts(string Endpoint, string Repo, string Aws, string? MotoLog, int Rounds, string Shape, string? Out, string Work, int Seed, int? MotoPid);
+public sealed record Opts(string Endpoint, string Repo, string Aws, string? MotoLog, int Rounds, string Shape, string? Out, string Work, int Seed, int? MotoPid, int Probe);
 
 public static class Args
 {
@@ -261,7 +281,8 @@ public static class Args
             Get("--out"),
             Get("--work") ?? Path.GetTempPath(),
             int.Parse(Get("--seed") ?? "42"),
-            Get("--moto-pid") is { } mp ? int.Parse(mp) : null);
+            Get("--moto-pid") is { } mp ? int.Parse(mp) : null,
+            int.Parse(Get("--probe") ?? "0"));
     }
 }
 
