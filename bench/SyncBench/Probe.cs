@@ -13,12 +13,21 @@ namespace SyncBench;
 /// </summary>
 public static class Probe
 {
-    public static async Task<List<(string Kind, double WallMs, double MotoCpuMs)>> RunAsync(Opts opts, Setup setup, byte[] sample, int n)
+    public static async Task<List<(string Kind, double WallMs, double MotoCpuMs)>> RunAsync(Opts opts, Setup setup, byte[] sample, int n, int extraVideos)
     {
         var rows = new List<(string, double, double)>();
         var ct = CancellationToken.None;
         using var client = ManimCloudClient.Open(setup.Options(opts.Endpoint));
         var cloud = client.Cloud!;
+        if (extraVideos > 0)
+        {
+            // Other videos in the table (with GSI keys), as after a 1,000-video sync: moto's cost per request may depend on them.
+            var now = DateTimeOffset.UtcNow;
+            await cloud.Metadata.PutVideosAsync(Enumerable.Range(0, extraVideos).Select(i => new VideoRecord
+            {
+                Id = VideoId.New(), Project = ProjectId.Parse($"bulk-p{i % 10}"), Title = $"bulk {i}", CreatedAt = now.AddSeconds(-i), UpdatedAt = now,
+            }).ToList(), ct);
+        }
         var video = (await client.CreateVideoAsync(ProjectId.Parse("probe"), "probe", null, null, ct)).Value;
         for (var k = 0; k < 10; k++) await client.PutCodeAsync(video.Id, sample, "probe", null, ct); // a 10-version history, like the 100x10 shape
         var record = await cloud.Metadata.GetVideoAsync(video.Id, ct) ?? throw new Exception("probe video missing");

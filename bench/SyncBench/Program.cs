@@ -18,6 +18,7 @@ using SyncBench;
 // Sync benchmark (SPEC §5: 1,000 small files to the cloud in ≤ 0.5× the wall time of `aws s3 sync`).
 // Usage: SyncBench --endpoint URL --repo ROOT --aws PATH_TO_AWS [--moto-log FILE] [--moto-pid PID] [--rounds 5]
 //        [--shape 100x10|1000x1] [--out results.json] [--work DIR] [--seed 42] [--probe N (requests per kind; 0 = off)]
+//        --rounds -1 runs only the probe
 // The environment must carry AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION for the endpoint.
 
 var opts = Args.Parse(args);
@@ -89,66 +90,78 @@ for (var round = 0; round <= opts.Rounds; round++)
     Directory.Delete(cliSetup.Home, true);
 }
 
-// Report.
-var measured = results.Where(r => !r.Warmup).ToList();
+// Report (--rounds -1: no rounds, only the probe).
+Dictionary<string, double>? med = null;
 double Median(IEnumerable<double> xs) { var a = xs.OrderBy(x => x).ToArray(); return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2; }
-if (measured.Count == 0) measured = results; // --rounds 0: report the warm-up round
-var med = forms.ToDictionary(f => f, f => Median(measured.Where(r => r.Form == f).Select(r => r.Seconds)));
-var perRoundRatio = (string f) => Median(measured.Where(r => r.Form == f).Select(r => r.Seconds / measured.Single(a => a.Form == "aws" && a.Round == r.Round).Seconds));
-Console.WriteLine();
-Console.WriteLine($"## Sync benchmark, shape {opts.Shape} ({videos} videos × {versions} versions = {total} files, {files.Sum(f => (long)f.Length) / 1024.0:0} KiB), {opts.Rounds} interleaved rounds after 1 warm-up");
-Console.WriteLine();
-Console.WriteLine("| form | median wall s | min | max | median ratio vs aws (per round) | ratio of medians | target ≤ 0.5× | client CPU s | moto CPU s |");
-Console.WriteLine("|---|---:|---:|---:|---:|---:|---|---:|---:|");
-foreach (var f in forms)
+if (results.Count > 0)
 {
-    var xs = measured.Where(r => r.Form == f).Select(r => r.Seconds).ToList();
-    var ratio = perRoundRatio(f);
-    Console.WriteLine($"| {Label(f)} | {med[f]:0.000} | {xs.Min():0.000} | {xs.Max():0.000} | {ratio:0.00}× | {med[f] / med["aws"]:0.00}× | {(f == "aws" ? "—" : ratio <= 0.5 ? "met" : "missed")} | {Median(measured.Where(r => r.Form == f).Select(r => r.ClientCpu)):0.0} | {Median(measured.Where(r => r.Form == f).Select(r => r.MotoCpu)):0.0} |");
-}
-Console.WriteLine();
-Console.WriteLine("Requests seen by moto per run (median over measured rounds), by kind:");
-foreach (var f in forms)
-{
-    var kinds = measured.Where(r => r.Form == f).SelectMany(r => r.Moto.ByKind.Keys).Distinct().OrderBy(k => k);
-    var parts = kinds.Select(k => $"{k} {Median(measured.Where(r => r.Form == f).Select(r => (double)r.Moto.ByKind.GetValueOrDefault(k))):0}");
-    Console.WriteLine($"- {Label(f)}: total {Median(measured.Where(r => r.Form == f).Select(r => (double)r.Moto.Total)):0} — {string.Join(", ", parts)}");
-}
-var libRuns = measured.Where(r => r.Form == "lib").ToList();
-if (libRuns.Count > 0)
-{
+    var measured = results.Where(r => !r.Warmup).ToList();
+    if (measured.Count == 0) measured = results; // --rounds 0: report the warm-up round
+    med = forms.ToDictionary(f => f, f => Median(measured.Where(r => r.Form == f).Select(r => r.Seconds)));
+    var perRoundRatio = (string f) => Median(measured.Where(r => r.Form == f).Select(r => r.Seconds / measured.Single(a => a.Form == "aws" && a.Round == r.Round).Seconds));
     Console.WriteLine();
-    Console.WriteLine($"SDK calls made by SyncAsync (library form, median per run; per synced code version = ÷ {total}):");
+    Console.WriteLine($"## Sync benchmark, shape {opts.Shape} ({videos} videos × {versions} versions = {total} files, {files.Sum(f => (long)f.Length) / 1024.0:0} KiB), {opts.Rounds} interleaved rounds after 1 warm-up");
     Console.WriteLine();
-    Console.WriteLine("| call | per run | per synced code version |");
-    Console.WriteLine("|---|---:|---:|");
-    var keys = libRuns.SelectMany(r => r.Sdk!.Keys).Distinct().OrderByDescending(k => Median(libRuns.Select(r => (double)r.Sdk!.GetValueOrDefault(k))));
-    foreach (var k in keys)
+    Console.WriteLine("| form | median wall s | min | max | median ratio vs aws (per round) | ratio of medians | target ≤ 0.5× | client CPU s | moto CPU s |");
+    Console.WriteLine("|---|---:|---:|---:|---:|---:|---|---:|---:|");
+    foreach (var f in forms)
     {
-        var m = Median(libRuns.Select(r => (double)r.Sdk!.GetValueOrDefault(k)));
-        Console.WriteLine($"| {k} | {m:0} | {m / total:0.00} |");
+        var xs = measured.Where(r => r.Form == f).Select(r => r.Seconds).ToList();
+        var ratio = perRoundRatio(f);
+        Console.WriteLine($"| {Label(f)} | {med[f]:0.000} | {xs.Min():0.000} | {xs.Max():0.000} | {ratio:0.00}× | {med[f] / med["aws"]:0.00}× | {(f == "aws" ? "—" : ratio <= 0.5 ? "met" : "missed")} | {Median(measured.Where(r => r.Form == f).Select(r => r.ClientCpu)):0.0} | {Median(measured.Where(r => r.Form == f).Select(r => r.MotoCpu)):0.0} |");
     }
-    var all = Median(libRuns.Select(r => (double)r.Sdk!.Values.Sum()));
-    Console.WriteLine($"| **all** | {all:0} | {all / total:0.00} |");
+    Console.WriteLine();
+    Console.WriteLine("Requests seen by moto per run (median over measured rounds), by kind:");
+    foreach (var f in forms)
+    {
+        var kinds = measured.Where(r => r.Form == f).SelectMany(r => r.Moto.ByKind.Keys).Distinct().OrderBy(k => k);
+        var parts = kinds.Select(k => $"{k} {Median(measured.Where(r => r.Form == f).Select(r => (double)r.Moto.ByKind.GetValueOrDefault(k))):0}");
+        Console.WriteLine($"- {Label(f)}: total {Median(measured.Where(r => r.Form == f).Select(r => (double)r.Moto.Total)):0} — {string.Join(", ", parts)}");
+    }
+    var libRuns = measured.Where(r => r.Form == "lib").ToList();
+    if (libRuns.Count > 0)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"SDK calls made by SyncAsync (library form, median per run; per synced code version = ÷ {total}):");
+        Console.WriteLine();
+        Console.WriteLine("| call | per run | per synced code version |");
+        Console.WriteLine("|---|---:|---:|");
+        var keys = libRuns.SelectMany(r => r.Sdk!.Keys).Distinct().OrderByDescending(k => Median(libRuns.Select(r => (double)r.Sdk!.GetValueOrDefault(k))));
+        foreach (var k in keys)
+        {
+            var m = Median(libRuns.Select(r => (double)r.Sdk!.GetValueOrDefault(k)));
+            Console.WriteLine($"| {k} | {m:0} | {m / total:0.00} |");
+        }
+        var all = Median(libRuns.Select(r => (double)r.Sdk!.Values.Sum()));
+        Console.WriteLine($"| **all** | {all:0} | {all / total:0.00} |");
+    }
 }
 List<(string Kind, double WallMs, double MotoCpuMs)>? probe = null;
 if (opts.Probe > 0)
 {
-    // Server cost per request kind, one request at a time, on a fresh deployment.
-    var probeSetup = new Setup
-    {
-        Home = Directory.CreateDirectory(Path.Combine(work, "probe")).FullName,
-        VideoBucket = Names.Unique("vid"), CodeBucket = Names.Unique("code"), Table = Names.Unique("meta"),
-    };
-    await Cloud.CreateDeploymentAsync(opts, probeSetup);
+    // Server cost per request kind, one request at a time, on a fresh deployment: an empty table, then one holding 1,000 other videos.
     var sample = files.OrderBy(f => f.Length).ElementAt(files.Length / 2); // the median-sized file
-    probe = await Probe.RunAsync(opts, probeSetup, sample, opts.Probe);
+    probe = [];
+    var byTable = new List<List<(string Kind, double WallMs, double MotoCpuMs)>>();
+    foreach (var extra in new[] { 0, 1000 })
+    {
+        var probeSetup = new Setup
+        {
+            Home = Directory.CreateDirectory(Path.Combine(work, $"probe-{extra}")).FullName,
+            VideoBucket = Names.Unique("vid"), CodeBucket = Names.Unique("code"), Table = Names.Unique("meta"),
+        };
+        await Cloud.CreateDeploymentAsync(opts, probeSetup);
+        var rows = await Probe.RunAsync(opts, probeSetup, sample, opts.Probe, extra);
+        byTable.Add(rows);
+        probe.AddRange(rows.Select(r => (r.Kind + (extra > 0 ? $" [table + {extra} videos]" : " [fresh table]"), r.WallMs, r.MotoCpuMs)));
+    }
     Console.WriteLine();
     Console.WriteLine($"Server cost per request (sequential, {opts.Probe} requests each, {sample.Length} B object; moto CPU is what bounds throughput on one moto process):");
     Console.WriteLine();
-    Console.WriteLine("| request | wall ms / request | moto CPU ms / request |");
-    Console.WriteLine("|---|---:|---:|");
-    foreach (var (kind, wall, cpu) in probe) Console.WriteLine($"| {kind} | {wall:0.00} | {cpu:0.00} |");
+    Console.WriteLine("| request | wall ms, fresh table | moto CPU ms, fresh table | wall ms, table + 1,000 videos | moto CPU ms, table + 1,000 videos |");
+    Console.WriteLine("|---|---:|---:|---:|---:|");
+    for (var i = 0; i < byTable[0].Count; i++)
+        Console.WriteLine($"| {byTable[0][i].Kind} | {byTable[0][i].WallMs:0.00} | {byTable[0][i].MotoCpuMs:0.00} | {byTable[1][i].WallMs:0.00} | {byTable[1][i].MotoCpuMs:0.00} |");
 }
 Console.WriteLine();
 Console.WriteLine($"load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
