@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sync benchmark (SPEC §5, issue 4): 1,000 small code files synced by ManimCloud vs `aws s3 sync`, same moto endpoint.
 # One command: builds, starts moto_server on a free loopback port, runs the benchmark, stops moto, prints the table.
-#   bench/sync.sh [--rounds N (default 5)] [--shape 100x10|1000x1|both] [--probe N (requests per kind, 0 = off)]
+#   bench/sync.sh [--rounds N (default 5; -1: only the per-request probe)] [--shape 100x10|1000x1|both] [--probe N (requests per kind, 0 = off)]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rounds=5 shape=100x10 probe=150
@@ -41,6 +41,7 @@ echo "moto_server pid $moto_pid on 127.0.0.1:$port; load average $(cut -d' ' -f1
 
 shapes="$shape"; [ "$shape" = both ] && shapes="100x10 1000x1"
 for s in $shapes; do
+  out="$root/bench/SyncBench/results-$s.json"; [ "$rounds" -lt 0 ] && out="$root/bench/SyncBench/results-probe.json"
   dotnet "$root/bench/SyncBench/bin/Release/net10.0/SyncBench.dll" --endpoint "http://127.0.0.1:$port" --repo "$root" \
-    --aws "$aws_bin" --moto-log "$work/moto.log" --moto-pid "$moto_pid" --rounds "$rounds" --shape "$s" --probe "$probe" --work "$work" --out "$root/bench/SyncBench/results-$s.json"
+    --aws "$aws_bin" --moto-log "$work/moto.log" --moto-pid "$moto_pid" --rounds "$rounds" --shape "$s" --probe "$probe" --work "$work" --out "$out"
 done
