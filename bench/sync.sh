@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Sync benchmark (SPEC §5, issue 4): 1,000 small code files synced by ManimCloud vs `aws s3 sync`, same moto endpoint.
+# One command: builds, starts moto_server on a free loopback port, runs the benchmark, stops moto, prints the table.
+#   bench/sync.sh [--rounds N (default 5; -1: only the per-request probe)] [--shape 100x10|1000x1|both] [--probe N (requests per kind, 0 = off)]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+rounds=5 shape=100x10 probe=150
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds="$2"; shift 2 ;;
+    --shape) shape="$2"; shift 2 ;;
+    --probe) probe="$2"; shift 2 ;;
+    *) echo "usage: bench/sync.sh [--rounds N] [--shape 100x10|1000x1|both] [--probe N]" >&2; exit 2 ;;
+  esac
+done
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+unset AWS_PROFILE AWS_ENDPOINT_URL MANIMCLOUD_HOME MANIMCLOUD_VIDEO_BUCKET MANIMCLOUD_CODE_BUCKET MANIMCLOUD_TABLE || true
+
+# The real executables, not pyenv shims (a shim adds ~0.1 s of bash to every aws start-up, which would flatter ManimCloud).
+resolve() { (command -v pyenv >/dev/null && pyenv which "$1" 2>/dev/null) || command -v "$1"; }
+aws_bin="$(resolve aws)"; moto_bin="$(resolve moto_server)"
+[ -x "$aws_bin" ] || { echo "error: the AWS CLI is missing (pip install awscli)" >&2; exit 1; }
+[ -x "$moto_bin" ] || { echo "error: moto_server is missing (pip install 'moto[server]')" >&2; exit 1; }
+
+echo "building (Release)…" >&2
+dotnet build "$root/bench/SyncBench/SyncBench.csproj" -c Release -nologo -v quiet -clp:"ErrorsOnly;NoSummary" >&2
+"$root/manimcloud" --help >/dev/null 2>&1 || true   # the CLI builds itself on first use; keep that out of the timings
+
+work="$(mktemp -d /tmp/syncbench.XXXXXX)"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$moto_bin" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+moto_pid=$!
+cleanup() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/" && break
+  sleep 0.1
+done
+echo "moto_server pid $moto_pid on 127.0.0.1:$port; load average $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores" >&2
+
+shapes="$shape"; [ "$shape" = both ] && shapes="100x10 1000x1"
+for s in $shapes; do
+  out="$root/bench/SyncBench/results-$s.json"; [ "$rounds" -lt 0 ] && out="$root/bench/SyncBench/results-probe.json"
+  dotnet "$root/bench/SyncBench/bin/Release/net10.0/SyncBench.dll" --endpoint "http://127.0.0.1:$port" --repo "$root" \
+    --aws "$aws_bin" --moto-log "$work/moto.log" --moto-pid "$moto_pid" --rounds "$rounds" --shape "$s" --probe "$probe" --work "$work" --out "$out"
+done
