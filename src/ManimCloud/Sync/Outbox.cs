@@ -23,15 +23,21 @@ public sealed class Outbox(Catalog catalog)
 
     private static string OwnerOf(System.Diagnostics.Process p) => $"{p.Id}:{p.StartTime.ToUniversalTime().Ticks}";
 
-    /// <summary>Whether the process that owns an entry is still running (a workspace lives on one machine).</summary>
+    /// <summary>
+    /// Whether the process that owns an entry is still running (a workspace lives on one machine). Start times are
+    /// compared within a second: .NET derives another process's start time from the boot time and jitters by
+    /// milliseconds between reads, while a reused pid with a start time within the same second does not happen.
+    /// </summary>
     public static bool IsAlive(string owner)
     {
         if (owner == Me) return true;
-        var pid = int.Parse(owner[..owner.IndexOf(':')]);
+        var separator = owner.IndexOf(':');
+        var pid = int.Parse(owner[..separator]);
+        var started = long.Parse(owner[(separator + 1)..]);
         try
         {
             using var p = System.Diagnostics.Process.GetProcessById(pid);
-            return OwnerOf(p) == owner;
+            return Math.Abs(p.StartTime.ToUniversalTime().Ticks - started) < TimeSpan.TicksPerSecond;
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
         {
