@@ -215,8 +215,9 @@ internal static class WorkspaceCommands
                     {
                         foreach (var (name, probe) in new (string, Func<Task>)[]
                         {
-                            ("video bucket", async () => await cloud.Videos.HeadAsync("doctor-probe", ct)),
-                            ("code bucket", async () => await cloud.Code.HeadAsync("doctor-probe", ct)),
+                            // A listing, not a HEAD: S3 answers a HEAD in a missing bucket with a bare 404, like a missing key.
+                            ("video bucket", async () => { await foreach (var _ in cloud.Videos.ListAsync("manimcloud-doctor-probe/", ct)) break; }),
+                            ("code bucket", async () => { await foreach (var _ in cloud.Code.ListAsync("manimcloud-doctor-probe/", ct)) break; }),
                             ("metadata table", async () => await cloud.Metadata.GetVideoAsync(VideoId.New(), ct)),
                         })
                         {
@@ -234,7 +235,8 @@ internal static class WorkspaceCommands
                 ["ok"] = checks.All(x => x.Ok || x.Name == "manim"),
                 ["checks"] = new JsonArray(checks.Select(x => (JsonNode)new JsonObject { ["name"] = x.Name, ["ok"] = x.Ok, ["detail"] = x.Detail }).ToArray()),
             };
-            var text = string.Join("\n", checks.Select(x => $"{(x.Ok ? "ok  " : "FAIL")} {x.Name,-15} {x.Detail}"));
+            // manim is optional (the library stores what any renderer made): its absence is a warning.
+            var text = string.Join("\n", checks.Select(x => $"{(x.Ok ? "ok  " : x.Name == "manim" ? "warn" : "FAIL")} {x.Name,-15} {x.Detail}"));
             return new CliResult(j, text, j["ok"]!.GetValue<bool>() ? 0 : 1);
         });
         return c;

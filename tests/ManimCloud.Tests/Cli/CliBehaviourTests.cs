@@ -82,3 +82,26 @@ public class CliBehaviourTests
         foreach (var verb in new[] { "create", "put", "get", "show", "list", "update" }) Assert.Contains(verb, video.Stdout);
     }
 }
+
+public class DoctorTests
+{
+    [Fact]
+    public async Task Doctor_names_a_missing_bucket_and_passes_when_everything_is_reachable()
+    {
+        var cloud = await TestCloud.CreateAsync();
+        using var home = new TempDir();
+        var env = cloud.Environment(home.Path);
+        var healthy = CliRunner.Run(env, "doctor", "--json");
+        Assert.True(healthy.ExitCode == 0, healthy.Stdout + healthy.Stderr);
+        Assert.All(healthy.Json["checks"]!.AsArray().Where(c => (string)c!["name"]! is "video bucket" or "code bucket" or "metadata table"),
+            c => Assert.True((bool)c!["ok"]!));
+
+        env["MANIMCLOUD_CODE_BUCKET"] = cloud.CodeBucket + "-gone";
+        var broken = CliRunner.Run(env, "doctor", "--json");
+        Assert.Equal(1, broken.ExitCode);
+        var code = broken.Json["checks"]!.AsArray().Single(c => (string)c!["name"]! == "code bucket")!;
+        Assert.False((bool)code["ok"]!);
+        Assert.Contains("NoSuchBucket", (string)code["detail"]!);
+        Assert.Contains("provision", (string)code["detail"]!);
+    }
+}
