@@ -21,8 +21,6 @@ namespace ManimCloud.Transfer;
 /// </summary>
 public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJournal? journal = null)
 {
-    public UploadJournal? Journal => journal;
-
     /// <summary>
     /// Uploads the file at <paramref name="path"/> as one multipart upload. When the workspace journal holds an
     /// unfinished upload of the same file (path, size, modification time and SHA-256) to the same key, that upload

@@ -66,8 +66,6 @@ public sealed class UploadJournal
         create.ExecuteNonQuery();
     }
 
-    public Catalog Catalog => _catalog;
-
     public JournalEntry Start(string bucket, string key, string uploadId, string path, long size, long modifiedTicks,
         string sha256, long partSize, UploadOptions options)
     {

@@ -60,7 +60,7 @@ public class CrashResumeTests
             child.Kill(); // SIGKILL: no handler runs, nothing is flushed
             await child.WaitForExitAsync();
         }
-        await Task.Delay(500); // requests the proxy already took in finish on moto's side
+        await h.Proxy.WaitIdleAsync(); // requests the proxy already took in still reach moto
     }
 
     private static Process StartProbe(TransferHarness h, string key, string file, long partSize, int concurrency)

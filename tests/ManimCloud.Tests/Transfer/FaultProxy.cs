@@ -77,6 +77,22 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>Requests that reached moto (a reset mid-response counts: moto did the work).</summary>
     public ConcurrentQueue<ProxiedRequest> Forwarded { get; } = new();
 
+    private int _inFlight;
+
+    /// <summary>
+    /// Waits until no request is between the client and moto. A client that gave up (cancelled, killed) leaves its
+    /// request in the proxy, which still delivers it: tests that look at S3 afterwards wait for that first.
+    /// </summary>
+    public async Task WaitIdleAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (Volatile.Read(ref _inFlight) > 0)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("the fault proxy still has requests in flight after 30 s");
+            await Task.Delay(20);
+        }
+    }
+
     private readonly ConcurrentDictionary<Fault, int> _injected = new();
     public int Injected(Fault fault) => _injected.GetValueOrDefault(fault);
 
@@ -112,43 +128,58 @@ public sealed class FaultProxy : IAsyncDisposable
             {
                 var head = await reader.ReadHeadAsync(_stop.Token);
                 if (head is null) return;
-                var (method, target, headers) = head.Value;
-                if (headers.TryGetValue("expect", out var expect) && expect.Equals("100-continue", StringComparison.OrdinalIgnoreCase))
-                    await stream.WriteAsync("HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray(), _stop.Token);
-                var length = headers.TryGetValue("content-length", out var cl) ? long.Parse(cl) : 0;
-                var request = new ProxiedRequest(method, target, headers, length);
-                var fault = Decide(request);
-                _injected.AddOrUpdate(fault, 1, (_, n) => n + 1);
-
-                if (fault == Fault.Reset && length > 0)
+                Interlocked.Increment(ref _inFlight);
+                try
                 {
-                    await reader.ReadBodyAsync(length / 2, _stop.Token);
-                    Reset(socket);
-                    return;
+                    if (!await ServeOneAsync(socket, stream, reader, head.Value)) return;
                 }
-                var body = await reader.ReadBodyAsync(length, _stop.Token);
-                if (fault is Fault.InternalError or Fault.SlowDown or Fault.BadDigest or Fault.AccessDenied)
+                finally
                 {
-                    await WriteErrorAsync(stream, method, fault);
-                    continue;
+                    Interlocked.Decrement(ref _inFlight);
                 }
-                var response = await ForwardAsync(method, target, headers, body);
-                Forwarded.Enqueue(request);
-                if (Latency?.Invoke(request) is { } latency && latency > TimeSpan.Zero) await Task.Delay(latency, _stop.Token);
-                if (fault is Fault.Reset or Fault.LostResponse)
-                {
-                    // The server did the work; the answer is lost half-way.
-                    await stream.WriteAsync(response.AsMemory(0, response.Length / 2), _stop.Token);
-                    Reset(socket);
-                    return;
-                }
-                await stream.WriteAsync(response, _stop.Token);
-                if (headers.TryGetValue("connection", out var conn) && conn.Equals("close", StringComparison.OrdinalIgnoreCase)) return;
             }
         }
         catch (Exception) when (_stop.IsCancellationRequested) { }
         catch (IOException) { }
         catch (SocketException) { }
+    }
+
+    /// <summary>Answers one request; false when the connection is done (reset, or the client asked to close).</summary>
+    private async Task<bool> ServeOneAsync(Socket socket, Stream stream, HttpReader reader,
+        (string Method, string Target, Dictionary<string, string> Headers) head)
+    {
+        var (method, target, headers) = head;
+        if (headers.TryGetValue("expect", out var expect) && expect.Equals("100-continue", StringComparison.OrdinalIgnoreCase))
+            await stream.WriteAsync("HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray(), _stop.Token);
+        var length = headers.TryGetValue("content-length", out var cl) ? long.Parse(cl) : 0;
+        var request = new ProxiedRequest(method, target, headers, length);
+        var fault = Decide(request);
+        _injected.AddOrUpdate(fault, 1, (_, n) => n + 1);
+
+        if (fault == Fault.Reset && length > 0)
+        {
+            await reader.ReadBodyAsync(length / 2, _stop.Token);
+            Reset(socket);
+            return false;
+        }
+        var body = await reader.ReadBodyAsync(length, _stop.Token);
+        if (fault is Fault.InternalError or Fault.SlowDown or Fault.BadDigest or Fault.AccessDenied)
+        {
+            await WriteErrorAsync(stream, method, fault);
+            return true;
+        }
+        var response = await ForwardAsync(method, target, headers, body);
+        Forwarded.Enqueue(request);
+        if (Latency?.Invoke(request) is { } latency && latency > TimeSpan.Zero) await Task.Delay(latency, _stop.Token);
+        if (fault is Fault.Reset or Fault.LostResponse)
+        {
+            // The server did the work; the answer is lost half-way.
+            await stream.WriteAsync(response.AsMemory(0, response.Length / 2), _stop.Token);
+            Reset(socket);
+            return false;
+        }
+        await stream.WriteAsync(response, _stop.Token);
+        return !(headers.TryGetValue("connection", out var conn) && conn.Equals("close", StringComparison.OrdinalIgnoreCase));
     }
 
     private static void Reset(Socket socket)

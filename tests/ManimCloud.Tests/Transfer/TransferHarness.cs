@@ -49,6 +49,16 @@ public sealed class TransferHarness : IAsyncDisposable
     public TransferEngine Engine() => new(S3, Retry, Journal);
     public Uploads Uploads() => new(S3, Retry, Journal);
 
+    /// <summary>Starts an upload and cancels it once <paramref name="afterParts"/> parts are stored, as Ctrl+C would.</summary>
+    public async Task InterruptUploadAsync(string key, string file, UploadOptions options, int afterParts)
+    {
+        using var cts = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Engine().UploadFileAsync(Bucket, key, file, options,
+            new SyncProgress(p => { if (p.PartsDone >= afterParts) cts.Cancel(); }), cts.Token));
+        // A part already handed to the proxy still reaches S3: let it land before anyone looks.
+        await Proxy.WaitIdleAsync();
+    }
+
     public string RandomFile(string name, long size, int seed)
     {
         var path = Path.Combine(Folder, name);
