@@ -397,25 +397,7 @@ public static class Cloud
             BucketName = s.VideoBucket, VersioningConfig = new S3BucketVersioningConfig { Status = VersionStatus.Enabled },
         });
         await aws.S3.PutBucketAsync(new PutBucketRequest { BucketName = s.CodeBucket, ObjectLockEnabledForBucket = true });
-        await aws.DynamoDB.CreateTableAsync(new CreateTableRequest
-        {
-            TableName = s.Table, BillingMode = BillingMode.PAY_PER_REQUEST,
-            AttributeDefinitions =
-            [
-                new("pk", ScalarAttributeType.S), new("sk", ScalarAttributeType.S),
-                new("gsi1pk", ScalarAttributeType.S), new("gsi1sk", ScalarAttributeType.S),
-            ],
-            KeySchema = [new("pk", KeyType.HASH), new("sk", KeyType.RANGE)],
-            GlobalSecondaryIndexes =
-            [
-                new GlobalSecondaryIndex
-                {
-                    IndexName = DynamoMetadataStore.ProjectIndex,
-                    KeySchema = [new("gsi1pk", KeyType.HASH), new("gsi1sk", KeyType.RANGE)],
-                    Projection = new Projection { ProjectionType = ProjectionType.ALL },
-                },
-            ],
-        });
+        await aws.DynamoDB.CreateTableAsync(DynamoMetadataStore.TableSchema(s.Table));
     }
 
     public static AwsClients For(Opts opts) => Clients(opts);

@@ -18,6 +18,31 @@ namespace ManimCloud.Aws;
 public sealed class DynamoMetadataStore(IAmazonDynamoDB dynamo, string table, RetryPipeline retry) : IMetadataStore
 {
     public const string ProjectIndex = "by_project";
+
+    /// <summary>
+    /// The table this store expects, as a CreateTable request: pk/sk strings, the by_project index (projection ALL),
+    /// on-demand billing. The one definition of the schema; provisioning adds encryption to it.
+    /// </summary>
+    public static CreateTableRequest TableSchema(string tableName) => new()
+    {
+        TableName = tableName,
+        BillingMode = BillingMode.PAY_PER_REQUEST,
+        AttributeDefinitions =
+        [
+            new("pk", ScalarAttributeType.S), new("sk", ScalarAttributeType.S),
+            new("gsi1pk", ScalarAttributeType.S), new("gsi1sk", ScalarAttributeType.S),
+        ],
+        KeySchema = [new("pk", KeyType.HASH), new("sk", KeyType.RANGE)],
+        GlobalSecondaryIndexes =
+        [
+            new GlobalSecondaryIndex
+            {
+                IndexName = ProjectIndex,
+                KeySchema = [new("gsi1pk", KeyType.HASH), new("gsi1sk", KeyType.RANGE)],
+                Projection = new Projection { ProjectionType = ProjectionType.ALL },
+            },
+        ],
+    };
     public string Name => $"dynamodb:{table}";
     public string Table => table;
 

@@ -129,43 +129,13 @@ internal sealed class TableProvisioning(IAmazonDynamoDB dynamo, RetryPipeline re
         }
     }
 
-    private static readonly List<AttributeDefinition> IndexAttributes =
-    [
-        new() { AttributeName = "gsi1pk", AttributeType = ScalarAttributeType.S },
-        new() { AttributeName = "gsi1sk", AttributeType = ScalarAttributeType.S },
-    ];
-
-    private static List<KeySchemaElement> IndexKeys() =>
-    [
-        new() { AttributeName = "gsi1pk", KeyType = KeyType.HASH },
-        new() { AttributeName = "gsi1sk", KeyType = KeyType.RANGE },
-    ];
-
     private async Task CreateAsync(CancellationToken ct)
     {
         try
         {
-            await Call("Creating", t => dynamo.CreateTableAsync(new CreateTableRequest
-            {
-                TableName = table,
-                AttributeDefinitions =
-                [
-                    new() { AttributeName = "pk", AttributeType = ScalarAttributeType.S },
-                    new() { AttributeName = "sk", AttributeType = ScalarAttributeType.S },
-                    .. IndexAttributes,
-                ],
-                KeySchema =
-                [
-                    new() { AttributeName = "pk", KeyType = KeyType.HASH },
-                    new() { AttributeName = "sk", KeyType = KeyType.RANGE },
-                ],
-                GlobalSecondaryIndexes =
-                [
-                    new() { IndexName = Index, KeySchema = IndexKeys(), Projection = new Projection { ProjectionType = ProjectionType.ALL } },
-                ],
-                BillingMode = BillingMode.PAY_PER_REQUEST,
-                SSESpecification = DesiredSse(),
-            }, t), ct);
+            var request = DynamoMetadataStore.TableSchema(table);
+            request.SSESpecification = DesiredSse();
+            await Call("Creating", t => dynamo.CreateTableAsync(request, t), ct);
         }
         catch (ManimCloudException e) when (SettingRead.ErrorCode(e) == "ResourceInUseException")
         {
@@ -176,13 +146,16 @@ internal sealed class TableProvisioning(IAmazonDynamoDB dynamo, RetryPipeline re
 
     private async Task CreateIndexAsync(CancellationToken ct)
     {
+        var schema = DynamoMetadataStore.TableSchema(table);
+        var index = schema.GlobalSecondaryIndexes.Single(i => i.IndexName == Index);
+        var indexKeys = index.KeySchema.Select(k => k.AttributeName).ToHashSet();
         await Call("Adding the index " + Index + " to", t => dynamo.UpdateTableAsync(new UpdateTableRequest
         {
             TableName = table,
-            AttributeDefinitions = [.. IndexAttributes],
+            AttributeDefinitions = schema.AttributeDefinitions.Where(a => indexKeys.Contains(a.AttributeName)).ToList(),
             GlobalSecondaryIndexUpdates =
             [
-                new() { Create = new CreateGlobalSecondaryIndexAction { IndexName = Index, KeySchema = IndexKeys(), Projection = new Projection { ProjectionType = ProjectionType.ALL } } },
+                new() { Create = new CreateGlobalSecondaryIndexAction { IndexName = Index, KeySchema = index.KeySchema, Projection = index.Projection } },
             ],
         }, t), ct);
         await WaitUntilActiveAsync(ct);

@@ -376,4 +376,25 @@ public sealed class ProvisionerTests : IDisposable
             new AwsClients(new ManimCloudOptions { Home = _home })));
         Assert.Contains("MANIMCLOUD_VIDEO_BUCKET", bad.Message);
     }
+
+    [Fact]
+    public async Task A_table_made_without_the_project_index_gets_it_and_the_second_run_changes_nothing()
+    {
+        var options = Options();
+        using (var clients = new AwsClients(options))
+        {
+            var bare = DynamoMetadataStore.TableSchema(options.Table!);
+            bare.GlobalSecondaryIndexes = null;
+            bare.AttributeDefinitions = bare.AttributeDefinitions.Where(a => a.AttributeName is "pk" or "sk").ToList();
+            await clients.DynamoDB.CreateTableAsync(bare);
+        }
+        var plan = await PlanAsync(options);
+        Assert.Contains(plan.Steps, s => s.Resource.Contains(options.Table!) && s.Setting.StartsWith("index") && s.WouldChange);
+
+        await ApplyAsync(options);
+        var table = await AwsCli.JsonAsync("dynamodb", "describe-table", "--table-name", options.Table!);
+        var index = table["Table"]!["GlobalSecondaryIndexes"]!.AsArray().Single(i => (string)i!["IndexName"]! == DynamoMetadataStore.ProjectIndex)!;
+        Assert.Equal(["gsi1pk", "gsi1sk"], index["KeySchema"]!.AsArray().Select(k => (string)k!["AttributeName"]!));
+        Assert.Equal(0, (await PlanAsync(options)).Changed);
+    }
 }

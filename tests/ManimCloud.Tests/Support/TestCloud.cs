@@ -55,25 +55,7 @@ public sealed class TestCloud
             BucketName = VideoBucket, VersioningConfig = new S3BucketVersioningConfig { Status = VersionStatus.Enabled },
         });
         await aws.S3.PutBucketAsync(new PutBucketRequest { BucketName = CodeBucket, ObjectLockEnabledForBucket = true });
-        await aws.DynamoDB.CreateTableAsync(new CreateTableRequest
-        {
-            TableName = Table, BillingMode = BillingMode.PAY_PER_REQUEST,
-            AttributeDefinitions =
-            [
-                new("pk", ScalarAttributeType.S), new("sk", ScalarAttributeType.S),
-                new("gsi1pk", ScalarAttributeType.S), new("gsi1sk", ScalarAttributeType.S),
-            ],
-            KeySchema = [new("pk", KeyType.HASH), new("sk", KeyType.RANGE)],
-            GlobalSecondaryIndexes =
-            [
-                new GlobalSecondaryIndex
-                {
-                    IndexName = DynamoMetadataStore.ProjectIndex,
-                    KeySchema = [new("gsi1pk", KeyType.HASH), new("gsi1sk", KeyType.RANGE)],
-                    Projection = new Projection { ProjectionType = ProjectionType.ALL },
-                },
-            ],
-        });
+        await aws.DynamoDB.CreateTableAsync(DynamoMetadataStore.TableSchema(Table));
     }
 }
 
