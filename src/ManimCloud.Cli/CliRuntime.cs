@@ -48,7 +48,8 @@ public sealed class CliContext : IDisposable
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                return Fail(json, ErrorKind.Fatal, "Cancelled.", "Run the command again to continue; work already stored is kept.", 130);
+                return Fail(json, ErrorKind.Fatal, "Cancelled.",
+                    "Work already stored is kept: run the command again, or `manimcloud uploads resume` / `manimcloud sync`, to finish.", 130);
             }
             catch (ManimCloudException e)
             {

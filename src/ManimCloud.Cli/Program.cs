@@ -16,4 +16,6 @@ foreach (var command in new[]
 })
     root.Subcommands.Add(command);
 
-return await root.Parse(args).InvokeAsync();
+// On Ctrl-C the command's token is cancelled; give it time to stop cleanly (finish in-flight parts, keep the
+// journal and the queued operation) before the process is ended.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });

@@ -324,6 +324,14 @@ public sealed class ManimCloudClient : IDisposable
                 Cache.Evict();
                 return new Written<T>(pick(result), true, null);
             }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested && !Options.RequireCloud)
+            {
+                // Cancelled (Ctrl-C): the upload's state is kept for resuming, so the operation stays queued too;
+                // `uploads resume`, `sync` or running the command again finishes it.
+                Outbox.Release(op.Id);
+                Audit.Record(op.Kind, op.Video.ToString(), "cancelled", "kept queued");
+                throw;
+            }
             catch (Exception e) when (Options.RequireCloud || e is not ManimCloudException { IsRetryable: true })
             {
                 // Refused for good (or the caller demands the cloud): nothing of it may remain anywhere.

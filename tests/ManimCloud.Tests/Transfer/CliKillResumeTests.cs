@@ -63,4 +63,40 @@ public class CliKillResumeTests
         Assert.True(get.ExitCode == 0, get.Stderr);
         Assert.Equal(TransferHarness.Sha256(video), TransferHarness.Sha256(other.File("back.mp4")));
     }
+
+    [Fact]
+    public async Task Ctrl_C_during_video_put_keeps_the_operation_queued_and_uploads_resume_finishes_it()
+    {
+        var cloud = await TestCloud.CreateAsync();
+        await using var proxy = new FaultProxy(cloud.Endpoint);
+        using var home = new TempDir();
+        var env = cloud.Environment(home.Path);
+        env["AWS_ENDPOINT_URL"] = proxy.Endpoint;
+        var video = TransferHarness.LargeVideo();
+        var id = (string)CliRunner.Run(env, "video", "create", "--project", "big", "--title", "interrupted", "--json").Json["video_id"]!;
+        proxy.Latency = r => r.IsUploadPart ? TimeSpan.FromMilliseconds(150) : TimeSpan.Zero;
+
+        var put = CliRunner.Start(env, "video", "put", video, "--video", id, "--full", "--json");
+        var journal = new UploadJournal(new Catalog(Path.Combine(home.Path, "catalog.db")));
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (journal.List() is not [{ PartsDone: >= 3 }])
+        {
+            if (put.Process.HasExited) Assert.Fail($"video put ended before it could be interrupted: {put.Stderr.Result}");
+            Assert.True(DateTime.UtcNow < deadline, "no parts journaled within 120 s");
+            await Task.Delay(20);
+        }
+        using (var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", put.Process.Id.ToString()])) interrupt!.WaitForExit();
+        var interrupted = put.Finish();
+        Assert.Equal(130, interrupted.ExitCode);
+        Assert.Contains("uploads resume", interrupted.Stderr);
+        Assert.Equal(1, (int)CliRunner.Run(env, "status", "--json").Json["pending"]!);
+        proxy.Latency = null;
+
+        var resume = CliRunner.Run(env, "uploads", "resume", "--json");
+        Assert.True(resume.ExitCode == 0, resume.Stderr);
+        Assert.Equal(1, (int)resume.Json["synced"]!);
+        var show = CliRunner.Run(env, "video", "show", id, "--json");
+        Assert.Equal((string)show.Json["media"]!["full"]!["sha256"]!, TransferHarness.Sha256(video));
+        Assert.Equal(0, (int)CliRunner.Run(env, "status", "--json").Json["pending"]!);
+    }
 }
