@@ -15,9 +15,9 @@ internal static class ProvisionCommand
         CliContext.Bind(c, async (p, ctx, ct) =>
         {
             var options = ctx.Options;
-            if (options.Region is null && options.EndpointUrl is null)
+            if (options.Region is null && options.EndpointUrl is null && options.S3EndpointUrl is null)
                 throw new ManimCloudException(ErrorKind.InvalidInput, "No AWS region is set.", "Set AWS_REGION (for example eu-west-1).");
-            if (options.EndpointUrl?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true)
+            if (options.S3Endpoint?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true)
                 ctx.Progress("note: the endpoint is plain HTTP, so the bucket policies leave out the deny-non-TLS statement " +
                     "(it would lock manimcloud out of its own buckets); over HTTPS, as on AWS, it is included.");
             using var provisioner = Provisioner.ForOptions(options);

@@ -54,6 +54,7 @@ internal static class WorkspaceCommands
         ["home"] = o.Home, ["mode"] = o.CloudConfigured ? "aws" : "local", ["env"] = o.Environment,
         ["video_bucket"] = o.VideoBucket, ["code_bucket"] = o.CodeBucket, ["table"] = o.Table,
         ["kms_key"] = o.KmsKey, ["region"] = o.Region, ["endpoint_url"] = o.EndpointUrl,
+        ["s3_endpoint_url"] = o.S3EndpointUrl, ["dynamodb_endpoint_url"] = o.DynamoDbEndpointUrl,
         ["cache_limit"] = o.CacheLimitBytes, ["conflict_policy"] = o.ConflictPolicy == ConflictPolicy.Manual ? "manual" : "latest-wins",
         ["checksum_mode"] = o.ChecksumMode == ChecksumMode.WhenRequired ? "when-required" : "when-supported",
     };

@@ -31,10 +31,15 @@ public sealed class AwsClients : IDisposable
     /// <summary>The SDK's default chain (env, profile, SSO, container/instance role). Never a key from our config.</summary>
     public AWSCredentials Credentials() => DefaultAWSCredentialsIdentityResolver.GetCredentials();
 
+    /// <summary>The endpoint for one service: its own setting (AWS_ENDPOINT_URL_S3 …) over the shared AWS_ENDPOINT_URL.</summary>
+    public string? EndpointFor<T>() where T : ClientConfig =>
+        (typeof(T) == typeof(AmazonS3Config) ? _options.S3EndpointUrl
+            : typeof(T) == typeof(AmazonDynamoDBConfig) ? _options.DynamoDbEndpointUrl : null) ?? _options.EndpointUrl;
+
     public T Configure<T>(T config) where T : ClientConfig
     {
         config.RegionEndpoint = Region;
-        if (_options.EndpointUrl is not null) config.ServiceURL = _options.EndpointUrl;
+        if (EndpointFor<T>() is { } endpoint) config.ServiceURL = endpoint;
         config.MaxErrorRetry = 0;
         // The SDK also resends on connection resets by itself, up to 10 times, outside MaxErrorRetry: that would
         // hide retries from the pipeline's budget and make a lost answer look like one attempt.
@@ -51,7 +56,7 @@ public sealed class AwsClients : IDisposable
     {
         var config = Configure(new AmazonS3Config());
         // Custom endpoints (moto, Ceph RGW, MinIO) address buckets by path; AWS itself by virtual host.
-        if (_options.EndpointUrl is not null) config.ForcePathStyle = true;
+        if (EndpointFor<AmazonS3Config>() is not null) config.ForcePathStyle = true;
         return new AmazonS3Client(Credentials(), config);
     }
 

@@ -136,8 +136,8 @@ public sealed class Provisioner : IDisposable
     private async Task<List<ProvisionCheck>> InspectAsync(CancellationToken ct)
     {
         var kms = await ResolveKmsKeyAsync(ct);
-        var customEndpoint = _options.EndpointUrl is not null;
-        var plainHttp = _options.EndpointUrl?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true;
+        var customEndpoint = _options.S3Endpoint is not null;
+        var plainHttp = _options.S3Endpoint?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true;
         // The three resources are independent: read them at the same time (reading is latency-bound), keep the order for applying.
         var resources = await Task.WhenAll(
             new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms, plainHttp).InspectAsync(ct),

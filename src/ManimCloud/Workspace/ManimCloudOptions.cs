@@ -23,6 +23,11 @@ public sealed record ManimCloudOptions
     public string Environment { get; init; } = "dev";
     public string? Region { get; init; }
     public string? EndpointUrl { get; init; }
+    /// <summary>Per-service endpoints (the AWS SDKs' AWS_ENDPOINT_URL_S3 / _DYNAMODB): e.g. Ceph RGW for S3 with DynamoDB elsewhere.</summary>
+    public string? S3EndpointUrl { get; init; }
+    public string? DynamoDbEndpointUrl { get; init; }
+    /// <summary>Where S3 requests go when not to AWS itself.</summary>
+    public string? S3Endpoint => S3EndpointUrl ?? EndpointUrl;
     public string? Profile { get; init; }
     public long? CacheLimitBytes { get; init; }
     public ConflictPolicy ConflictPolicy { get; init; } = ConflictPolicy.LatestWins;
@@ -126,6 +131,8 @@ public sealed record ManimCloudOptions
             Environment = env,
             Region = Pick("AWS_REGION", "region") ?? Env("AWS_DEFAULT_REGION"),
             EndpointUrl = Pick("AWS_ENDPOINT_URL", "endpoint_url"),
+            S3EndpointUrl = Pick("AWS_ENDPOINT_URL_S3", "s3_endpoint_url"),
+            DynamoDbEndpointUrl = Pick("AWS_ENDPOINT_URL_DYNAMODB", "dynamodb_endpoint_url"),
             Profile = Env("AWS_PROFILE"),
             CacheLimitBytes = cacheLimit,
             ConflictPolicy = policy,
@@ -148,10 +155,11 @@ public sealed record ManimCloudOptions
                 problems.Add($"{name} '{value}' is not a valid S3 bucket name (3–63 characters of a-z, 0-9, '.', '-').");
         if (Table is not null && !System.Text.RegularExpressions.Regex.IsMatch(Table, "^[A-Za-z0-9_.-]{3,255}$"))
             problems.Add($"MANIMCLOUD_TABLE '{Table}' is not a valid DynamoDB table name (3–255 characters of A-Z a-z 0-9 _ . -).");
-        if (CloudConfigured && Region is null && EndpointUrl is null)
+        if (CloudConfigured && Region is null && EndpointUrl is null && S3EndpointUrl is null && DynamoDbEndpointUrl is null)
             problems.Add("No AWS region: set AWS_REGION (for example eu-west-1).");
-        if (EndpointUrl is not null && !Uri.TryCreate(EndpointUrl, UriKind.Absolute, out _))
-            problems.Add($"AWS_ENDPOINT_URL '{EndpointUrl}' is not an absolute URL.");
+        foreach (var (name, value) in new[] { ("AWS_ENDPOINT_URL", EndpointUrl), ("AWS_ENDPOINT_URL_S3", S3EndpointUrl), ("AWS_ENDPOINT_URL_DYNAMODB", DynamoDbEndpointUrl) })
+            if (value is not null && !Uri.TryCreate(value, UriKind.Absolute, out _))
+                problems.Add($"{name} '{value}' is not an absolute URL.");
         return problems;
     }
 

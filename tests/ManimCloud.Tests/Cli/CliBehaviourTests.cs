@@ -105,3 +105,25 @@ public class DoctorTests
         Assert.Contains("provision", (string)code["detail"]!);
     }
 }
+
+public class ServiceEndpointTests
+{
+    [Fact]
+    public async Task S3_and_DynamoDB_can_live_at_different_endpoints()
+    {
+        // As with Ceph RGW or MinIO for objects and DynamoDB elsewhere: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_DYNAMODB.
+        var cloud = await TestCloud.CreateAsync();
+        await using var s3Only = new Transfer.FaultProxy(cloud.Endpoint);
+        using var home = new TempDir();
+        var env = cloud.Environment(home.Path);
+        env.Remove("AWS_ENDPOINT_URL");
+        env["AWS_ENDPOINT_URL_S3"] = s3Only.Endpoint;
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = cloud.Endpoint;
+        var demo = CliRunner.Run(env, "demo", "--scenes", "1", "--json");
+        Assert.True(demo.ExitCode == 0, demo.Stderr);
+        Assert.Equal("aws", (string)demo.Json["mode"]!);
+        Assert.NotEmpty(s3Only.Forwarded);
+        // DynamoDB requests are POSTs to "/" with an X-Amz-Target header; none went through the S3 endpoint.
+        Assert.DoesNotContain(s3Only.Forwarded, r => r.Headers.Keys.Any(k => k.Equals("X-Amz-Target", StringComparison.OrdinalIgnoreCase)));
+    }
+}
