@@ -4,16 +4,16 @@ namespace ManimCloud.Domain;
 public static class ObjectLayout
 {
     public static string ClipKey(ProjectId project, VideoId video, int version, int scene) =>
-        $"videos/{project}/{video}/v{version}/scene_{scene:D3}.mp4";
+        $"{VideosPrefix}{project}/{video}/v{version}/scene_{scene:D3}.mp4";
 
     public static string FullVideoKey(ProjectId project, VideoId video, int version) =>
-        $"videos/{project}/{video}/v{version}/full.mp4";
+        $"{VideosPrefix}{project}/{video}/v{version}/full.mp4";
 
     public static string CodeKey(ProjectId project, VideoId video, int version) =>
         $"code/{project}/{video}/{video}_v{version}.py";
 
-    public static string RenditionPrefix(ProjectId project, VideoId video, int version, string format) =>
-        $"transcoded/{project}/{video}/v{version}/{format}/";
+    /// <summary>Clips and full videos live under this prefix (lifecycle rules move them to Intelligent-Tiering).</summary>
+    public const string VideosPrefix = "videos/";
 
     /// <summary>Short-lived objects; provisioning expires this prefix.</summary>
     public const string TemporaryPrefix = "tmp/";

@@ -39,7 +39,7 @@ public static class LifecycleRules
             {
                 Id = IdPrefix + "expire-tmp",
                 Status = LifecycleRuleStatus.Enabled,
-                Filter = new LifecycleFilter { Prefix = "tmp/" },
+                Filter = new LifecycleFilter { Prefix = Domain.ObjectLayout.TemporaryPrefix },
                 Expiration = new LifecycleRuleExpiration { Days = TmpExpiryDays },
                 NoncurrentVersionExpiration = new LifecycleRuleNoncurrentVersionExpiration { NoncurrentDays = TmpExpiryDays },
             },
@@ -64,7 +64,7 @@ public static class LifecycleRules
             {
                 Id = IdPrefix + "videos-intelligent-tiering",
                 Status = LifecycleRuleStatus.Enabled,
-                Filter = new LifecycleFilter { Prefix = "videos/" },
+                Filter = new LifecycleFilter { Prefix = Domain.ObjectLayout.VideosPrefix },
                 Transitions = [new() { Days = VideosToIntelligentTieringDays, StorageClass = S3StorageClass.IntelligentTiering }],
             });
         return rules;

@@ -11,7 +11,6 @@ public sealed class SyncService(ManimCloudClient client, ILogger<SyncService> lo
 {
     public TimeSpan IdleInterval { get; init; } = TimeSpan.FromSeconds(2);
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromMinutes(2);
-    public event Action<SyncReport>? Passed;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -24,7 +23,6 @@ public sealed class SyncService(ManimCloudClient client, ILogger<SyncService> lo
                 if (client.Outbox.List(Outbox.Pending).Count > 0)
                 {
                     var report = await client.SyncAsync(stoppingToken);
-                    Passed?.Invoke(report);
                     if (report.StillPending > 0)
                     {
                         backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));

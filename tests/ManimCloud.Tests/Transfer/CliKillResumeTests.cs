@@ -11,29 +11,53 @@ namespace ManimCloud.Tests.Transfer;
 /// </summary>
 public class CliKillResumeTests
 {
+    /// <summary>A large `video put` through a proxy that slows parts, stopped once some parts are journaled.</summary>
+    private sealed class InterruptedPut : IAsyncDisposable
+    {
+        public required TestCloud Cloud { get; init; }
+        public required FaultProxy Proxy { get; init; }
+        public required TempDir Home { get; init; }
+        public required Dictionary<string, string> Env { get; init; }
+        public required string Video { get; init; }
+        public required string File { get; init; }
+        public required CliRunner.Running Put { get; init; }
+
+        public static async Task<InterruptedPut> StartAsync(int partsBeforeStop)
+        {
+            var cloud = await TestCloud.CreateAsync();
+            var proxy = new FaultProxy(cloud.Endpoint);
+            var home = new TempDir();
+            var env = cloud.Environment(home.Path);
+            env["AWS_ENDPOINT_URL"] = proxy.Endpoint;
+            var file = TransferHarness.LargeVideo();
+            Assert.True(new FileInfo(file).Length >= 150_000_000);
+            var id = (string)CliRunner.Run(env, "video", "create", "--project", "big", "--title", "large", "--json").Json["video_id"]!;
+            // Slow parts a little so the interruption lands mid-upload.
+            proxy.Latency = r => r.IsUploadPart ? TimeSpan.FromMilliseconds(150) : TimeSpan.Zero;
+            var put = CliRunner.Start(env, "video", "put", file, "--video", id, "--full", "--json");
+            var journal = new UploadJournal(new Catalog(Path.Combine(home.Path, "catalog.db")));
+            var deadline = DateTime.UtcNow.AddSeconds(120);
+            while (journal.List() is not [{ PartsDone: var done }] || done < partsBeforeStop)
+            {
+                if (put.Process.HasExited) Assert.Fail($"video put ended before it could be interrupted: {put.Stderr.Result}");
+                Assert.True(DateTime.UtcNow < deadline, "no parts journaled within 120 s");
+                await Task.Delay(20);
+            }
+            return new InterruptedPut { Cloud = cloud, Proxy = proxy, Home = home, Env = env, Video = id, File = file, Put = put };
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!Put.Process.HasExited) Put.Process.Kill(entireProcessTree: true);
+            await Proxy.DisposeAsync();
+            Home.Dispose();
+        }
+    }
     [Fact]
     public async Task A_killed_video_put_resumes_with_uploads_resume_sending_only_the_missing_parts()
     {
-        var cloud = await TestCloud.CreateAsync();
-        await using var proxy = new FaultProxy(cloud.Endpoint);
-        using var home = new TempDir();
-        var env = cloud.Environment(home.Path);
-        env["AWS_ENDPOINT_URL"] = proxy.Endpoint;
-        var video = TransferHarness.LargeVideo();
-        Assert.True(new FileInfo(video).Length >= 150_000_000);
-        var id = (string)CliRunner.Run(env, "video", "create", "--project", "big", "--title", "large", "--json").Json["video_id"]!;
-        // Slow parts a little so the kill lands mid-upload.
-        proxy.Latency = r => r.IsUploadPart ? TimeSpan.FromMilliseconds(150) : TimeSpan.Zero;
-
-        var put = CliRunner.Start(env, "video", "put", video, "--video", id, "--full", "--json");
-        var journal = new UploadJournal(new Catalog(Path.Combine(home.Path, "catalog.db")));
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        while (journal.List() is not [{ PartsDone: >= 4 }])
-        {
-            if (put.Process.HasExited) Assert.Fail($"video put ended before it could be killed: {put.Stderr.Result}");
-            Assert.True(DateTime.UtcNow < deadline, "no parts journaled within 120 s");
-            await Task.Delay(20);
-        }
+        await using var scene = await InterruptedPut.StartAsync(partsBeforeStop: 4);
+        var (cloud, proxy, env, id, video, put) = (scene.Cloud, scene.Proxy, scene.Env, scene.Video, scene.File, scene.Put);
         put.Process.Kill(); // SIGKILL
         put.Process.WaitForExit();
         await Task.Delay(500);
@@ -67,24 +91,8 @@ public class CliKillResumeTests
     [Fact]
     public async Task Ctrl_C_during_video_put_keeps_the_operation_queued_and_uploads_resume_finishes_it()
     {
-        var cloud = await TestCloud.CreateAsync();
-        await using var proxy = new FaultProxy(cloud.Endpoint);
-        using var home = new TempDir();
-        var env = cloud.Environment(home.Path);
-        env["AWS_ENDPOINT_URL"] = proxy.Endpoint;
-        var video = TransferHarness.LargeVideo();
-        var id = (string)CliRunner.Run(env, "video", "create", "--project", "big", "--title", "interrupted", "--json").Json["video_id"]!;
-        proxy.Latency = r => r.IsUploadPart ? TimeSpan.FromMilliseconds(150) : TimeSpan.Zero;
-
-        var put = CliRunner.Start(env, "video", "put", video, "--video", id, "--full", "--json");
-        var journal = new UploadJournal(new Catalog(Path.Combine(home.Path, "catalog.db")));
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        while (journal.List() is not [{ PartsDone: >= 3 }])
-        {
-            if (put.Process.HasExited) Assert.Fail($"video put ended before it could be interrupted: {put.Stderr.Result}");
-            Assert.True(DateTime.UtcNow < deadline, "no parts journaled within 120 s");
-            await Task.Delay(20);
-        }
+        await using var scene = await InterruptedPut.StartAsync(partsBeforeStop: 3);
+        var (proxy, env, id, video, put) = (scene.Proxy, scene.Env, scene.Video, scene.File, scene.Put);
         using (var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", put.Process.Id.ToString()])) interrupt!.WaitForExit();
         var interrupted = put.Finish();
         Assert.Equal(130, interrupted.ExitCode);
