@@ -312,6 +312,7 @@ public sealed class ManimCloudClient : IDisposable
         }
 
         string? reason = null;
+        var attempted = false;
         var queuedAhead = Outbox.HasQueuedFor(op.Video, op.Id);
         if (Options.RequireCloud || (!queuedAhead && !Health.IsDown(out _)))
         {
@@ -328,7 +329,7 @@ public sealed class ManimCloudClient : IDisposable
             {
                 // Cancelled (Ctrl-C): the upload's state is kept for resuming, so the operation stays queued too;
                 // `uploads resume`, `sync` or running the command again finishes it.
-                Outbox.Release(op.Id);
+                Outbox.ReleaseAttempted(op.Id, "cancelled while being applied to the cloud");
                 Audit.Record(op.Kind, op.Video.ToString(), "cancelled", "kept queued");
                 throw;
             }
@@ -343,13 +344,14 @@ public sealed class ManimCloudClient : IDisposable
             {
                 Health.MarkDown();
                 reason = e.Message;
+                attempted = true;
             }
         }
         reason ??= queuedAhead ? "earlier changes to this video are still waiting for the cloud" : "the cloud was unreachable moments ago";
 
         // Local-first: the workspace takes it now; `sync` takes it to the cloud later, in order.
         var applied = await _applier.ApplyAsync(op, Local, ApplyOptions.Default, ct);
-        Outbox.MarkLocalApplied(op.Id, reason, applied.Code?.Version);
+        Outbox.MarkLocalApplied(op.Id, reason, applied.Code?.Version, attempted);
         Audit.Record(op.Kind, op.Video.ToString(), "queued", reason);
         if (queuedAhead && !Health.IsDown(out _))
         {

@@ -179,7 +179,7 @@ public sealed class OperationApplier(BlobFolder blobs)
         return (await AttachCodeAsync(ops, versions, target, ct), versions);
     }
 
-    private static CodeVersion Draft(StoreCode op) => new()
+    public static CodeVersion Draft(StoreCode op) => new()
     {
         Video = op.Video, Version = 0, Key = "", Size = op.Size, Sha256 = op.Sha256, CreatedAt = op.CreatedAt,
         Author = op.Author, Lock = op.Lock, LockedUntil = op.LockedUntil, OperationId = op.Id,
@@ -193,20 +193,27 @@ public sealed class OperationApplier(BlobFolder blobs)
 
     /// <summary>Records the versions on the video: paths, current version, and code_ready for a new video. One write.</summary>
     private static Task<VideoRecord> AttachCodeAsync(IReadOnlyList<StoreCode> ops, IReadOnlyList<CodeVersion> versions, Backend target, CancellationToken ct) =>
-        VideoRecords.ChangeAsync(target.Metadata, ops[0].Video, current =>
+        VideoRecords.ChangeAsync(target.Metadata, ops[0].Video, current => WithCode(current, ops, versions), ct);
+
+    /// <summary>The record with these code versions attached, or null when it already has them.</summary>
+    public static VideoRecord? WithCode(VideoRecord current, IReadOnlyList<StoreCode> ops, IReadOnlyList<CodeVersion> versions)
+    {
+        if (versions.All(v => current.CodePaths.TryGetValue(v.Version, out var path) && path == v.Key) && current.CurrentVersion >= versions.Max(v => v.Version))
+            return null;
+        var paths = new Dictionary<int, string>(current.CodePaths);
+        foreach (var v in versions) paths[v.Version] = v.Key;
+        return current with
         {
-            if (versions.All(v => current.CodePaths.TryGetValue(v.Version, out var path) && path == v.Key) && current.CurrentVersion >= versions.Max(v => v.Version))
-                return null;
-            var paths = new Dictionary<int, string>(current.CodePaths);
-            foreach (var v in versions) paths[v.Version] = v.Key;
-            return current with
-            {
-                CurrentVersion = Math.Max(current.CurrentVersion, versions.Max(v => v.Version)),
-                CodePaths = paths,
-                Status = current.Status == VideoStatus.Created ? VideoStatus.CodeReady : current.Status,
-                UpdatedAt = Later(current.UpdatedAt, ops.Max(o => o.CreatedAt)),
-            };
-        }, ct);
+            CurrentVersion = Math.Max(current.CurrentVersion, versions.Max(v => v.Version)),
+            CodePaths = paths,
+            Status = current.Status == VideoStatus.Created ? VideoStatus.CodeReady : current.Status,
+            UpdatedAt = Later(current.UpdatedAt, ops.Max(o => o.CreatedAt)),
+        };
+    }
+
+    /// <summary>Stores the object of a version this caller has just claimed (create-only: nobody else can hold the key).</summary>
+    public Task StoreClaimedCodeAsync(StoreCode op, CodeVersion version, Backend target, CancellationToken ct) =>
+        StoreCodeObjectAsync(op, version, target, createOnly: true, ct);
 
     private async Task StoreCodeObjectAsync(StoreCode op, CodeVersion version, Backend target, bool createOnly, CancellationToken ct)
     {

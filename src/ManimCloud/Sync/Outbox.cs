@@ -66,15 +66,28 @@ public sealed class Outbox(Catalog catalog)
         return Exec("UPDATE outbox SET owner = $me WHERE id = $id AND owner IS $old", ("$me", Me), ("$id", id), ("$old", owner)) == 1;
     }
 
+    /// <summary>
+    /// Takes an entry that no one has ever tried to apply to the cloud (free, no attempts): such an operation has left
+    /// no trace there, so it may be applied without first looking for an earlier attempt's result. False otherwise.
+    /// </summary>
+    public bool TryTakeUntried(string id) =>
+        Exec("UPDATE outbox SET owner = $me WHERE id = $id AND owner IS NULL AND attempts = 0 AND state = 'pending'", ("$me", Me), ("$id", id)) == 1;
+
+    /// <summary>The cloud may have seen part of it: count the attempt and leave the entry queued for the careful path.</summary>
+    public void ReleaseAttempted(string id, string? error) =>
+        Exec("UPDATE outbox SET attempts = attempts + 1, last_error = COALESCE($e, last_error), owner = NULL WHERE id = $id",
+            ("$id", id), ("$e", error));
+
     /// <summary>Leaves an entry for whoever syncs next (it stays queued).</summary>
     public void Release(string id) => Exec("UPDATE outbox SET owner = NULL WHERE id = $id AND owner = $me", ("$id", id), ("$me", Me));
 
     public void Remove(string id) => Exec("DELETE FROM outbox WHERE id = $id", ("$id", id));
 
     /// <summary>The operation is in the workspace; only the cloud is still missing it.</summary>
-    public void MarkLocalApplied(string id, string? reason, int? provisionalVersion) =>
-        Exec("UPDATE outbox SET local_applied = 1, last_error = COALESCE($e, last_error), result = $r, owner = NULL WHERE id = $id",
-            ("$id", id), ("$e", reason), ("$r", provisionalVersion?.ToString()));
+    /// <param name="attempted">The cloud was tried and failed: it may hold part of the operation (counted as an attempt).</param>
+    public void MarkLocalApplied(string id, string? reason, int? provisionalVersion, bool attempted = false) =>
+        Exec("UPDATE outbox SET local_applied = 1, last_error = COALESCE($e, last_error), result = $r, owner = NULL, attempts = attempts + $a WHERE id = $id",
+            ("$id", id), ("$e", reason), ("$r", provisionalVersion?.ToString()), ("$a", attempted ? 1 : 0));
 
     public void RecordFailure(string id, string error, bool park) =>
         Exec("UPDATE outbox SET attempts = attempts + 1, last_error = $e, state = $s, owner = NULL WHERE id = $id",

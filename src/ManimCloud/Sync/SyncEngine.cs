@@ -68,10 +68,16 @@ public sealed class SyncEngine(
     public async Task<SyncReport> DrainAsync(VideoId? only, IProgress<SyncProgress>? progress, CancellationToken ct)
     {
         var queued = outbox.List(Outbox.Pending).Where(e => only is null || e.Operation.Video == only).ToList();
-        var lanes = queued.GroupBy(e => e.Operation.Video).Select(g => g.OrderBy(e => e.Seq).ToList()).ToList();
         var pass = new Pass(queued.Count, progress);
         using var cloudGone = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        await Parallel.ForEachAsync(lanes, new ParallelOptions { MaxDegreeOfParallelism = Lanes, CancellationToken = ct },
+        if (queued.Count > 1)
+        {
+            await BulkCodeAsync(ByVideo(queued), pass, cloudGone);
+            queued = outbox.List(Outbox.Pending).Where(e => only is null || e.Operation.Video == only).ToList();
+        }
+        var lanes = ByVideo(queued);
+        if (!cloudGone.IsCancellationRequested)
+            await Parallel.ForEachAsync(lanes, new ParallelOptions { MaxDegreeOfParallelism = Lanes, CancellationToken = ct },
             async (lane, _) => await RunLaneAsync(lane, pass, cloudGone));
         ct.ThrowIfCancellationRequested();
         var report = new SyncReport(pass.Applied, pass.Failures.ToList(), outbox.List(Outbox.Pending).Count,
@@ -79,6 +85,187 @@ public sealed class SyncEngine(
         audit.Record("sync", cloud.Name, report.Failures.Count == 0 ? "ok" : "partial",
             $"applied {report.Applied}, pending {report.StillPending}, parked {report.Parked}, conflicts {report.Conflicts}");
         return report;
+    }
+
+    private static List<List<OutboxEntry>> ByVideo(IEnumerable<OutboxEntry> queued) =>
+        queued.GroupBy(e => e.Operation.Video).Select(g => g.OrderBy(e => e.Seq).ToList()).ToList();
+
+    /// <summary>Objects stored at once by <see cref="BulkCodeAsync"/>.</summary>
+    public int BulkUploads { get; init; } = 32;
+
+    /// <summary>
+    /// The fast path for the common catch-up: code versions made offline that were never tried against the cloud, at
+    /// the head of their videos' queues. Their numbers are claimed for many videos at once (one all-or-nothing write of
+    /// up to 100 claims, numbered above the versions the workspace knows the cloud holds), all objects are stored in
+    /// parallel, and the video records are read and written for many videos at once. Per video, a number someone
+    /// else took, a store that refuses, or a record that moved on sends that video back to the one-video path, which
+    /// looks up what an earlier attempt did before it acts. A cloud that goes away stops the pass.
+    /// </summary>
+    private async Task BulkCodeAsync(List<List<OutboxEntry>> lanes, Pass pass, CancellationTokenSource cloudGone)
+    {
+        var ct = cloudGone.Token;
+        var runs = new List<List<OutboxEntry>>();
+        foreach (var lane in lanes)
+        {
+            var run = new List<OutboxEntry>();
+            foreach (var e in lane)
+            {
+                if (e.Operation is not StoreCode || run.Count >= CodeBatch || !outbox.TryTakeUntried(e.Operation.Id)) break;
+                run.Add(e);
+            }
+            if (run.Count > 0) runs.Add(run);
+        }
+        if (runs.Sum(r => r.Count) < 2)
+        {
+            foreach (var e in runs.SelectMany(r => r)) outbox.Release(e.Operation.Id);
+            return;
+        }
+        pass.Report($"{runs.Sum(r => r.Count)} code versions of {runs.Count} videos");
+
+        // The numbers the cloud holds, as far as the workspace knows: its versions that are not waiting in the outbox.
+        var waiting = outbox.List().Select(e => e.Operation.Id).ToHashSet();
+        var claims = new Dictionary<VideoId, (List<OutboxEntry> Entries, List<CodeVersion> Versions)>();
+        foreach (var run in runs)
+        {
+            var op0 = (StoreCode)run[0].Operation;
+            var known = (await local.Metadata.ListCodeVersionsAsync(op0.Video, ct)).Where(v => !waiting.Contains(v.OperationId)).Select(v => v.Version);
+            var first = known.DefaultIfEmpty(0).Max() + 1;
+            claims[op0.Video] = (run, run.Select((e, i) => OperationApplier.Draft((StoreCode)e.Operation) with
+            {
+                Version = first + i, Key = ObjectLayout.CodeKey(op0.Project, op0.Video, first + i),
+            }).ToList());
+        }
+
+        var back = new HashSet<VideoId>();   // videos handed back to the one-video path
+        var tried = new HashSet<VideoId>();  // videos whose claims were sent (the cloud may hold them)
+        try
+        {
+            // 1. Claims, packed into transactions without splitting a video; a video with a taken number goes back.
+            foreach (var group in Pack(claims.Keys.ToList(), v => claims[v].Versions.Count, Metadata.IMetadataStore.MaxClaimBatch))
+            {
+                var members = group.ToList();
+                while (members.Count > 0)
+                {
+                    tried.UnionWith(members);
+                    var taken = await cloud.Metadata.TryAddCodeVersionsAcrossAsync(members.SelectMany(v => claims[v].Versions).ToList(), ct);
+                    if (taken.Count == 0) break;
+                    back.UnionWith(taken);
+                    members.RemoveAll(taken.Contains);
+                }
+            }
+
+            // 2. Objects, all in parallel; a video with an object that could not be stored goes back (its unstored claims withdrawn).
+            var failed = new System.Collections.Concurrent.ConcurrentDictionary<VideoId, Exception>();
+            var stored = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
+            var uploads = claims.Where(c => !back.Contains(c.Key)).SelectMany(c => c.Value.Entries.Zip(c.Value.Versions)).ToList();
+            await Parallel.ForEachAsync(uploads, new ParallelOptions { MaxDegreeOfParallelism = BulkUploads, CancellationToken = ct }, async (pair, token) =>
+            {
+                try
+                {
+                    await applier.StoreClaimedCodeAsync((StoreCode)pair.First.Operation, pair.Second, cloud, token);
+                    stored[pair.Second.OperationId] = true;
+                }
+                catch (ManimCloudException e) when (!e.IsRetryable)
+                {
+                    failed.TryAdd(pair.Second.Video, e);
+                }
+            });
+            foreach (var video in failed.Keys)
+            {
+                back.Add(video);
+                foreach (var v in claims[video].Versions.Where(v => !stored.ContainsKey(v.OperationId)))
+                {
+                    try { await cloud.Metadata.RemoveCodeVersionAsync(video, v.Version, v.OperationId, CancellationToken.None); }
+                    catch (ManimCloudException) { /* the one-video path finds the claim by operation id and completes it */ }
+                }
+            }
+
+            // 3. Records: read together, written together; one that moved on (or is missing) is changed on its own.
+            var ready = claims.Keys.Where(v => !back.Contains(v)).ToList();
+            var current = await cloud.Metadata.GetVideosAsync(ready, ct);
+            var records = new Dictionary<VideoId, VideoRecord>();
+            var updates = new List<(VideoRecord Video, long ExpectedRevision)>();
+            foreach (var video in ready)
+            {
+                if (!current.TryGetValue(video, out var record)) { back.Add(video); continue; }
+                var ops = claims[video].Entries.Select(e => (StoreCode)e.Operation).ToList();
+                if (OperationApplier.WithCode(record, ops, claims[video].Versions) is { } changed) updates.Add((changed, record.Revision));
+                else records[video] = record;
+            }
+            foreach (var chunk in updates.Chunk(Metadata.IMetadataStore.MaxClaimBatch))
+            {
+                var members = chunk.ToList();
+                while (members.Count > 0)
+                {
+                    var moved = await cloud.Metadata.TryUpdateVideosAsync(members, ct);
+                    if (moved.Count == 0)
+                    {
+                        foreach (var (video, revision) in members) records[video.Id] = video with { Revision = revision + 1 };
+                        break;
+                    }
+                    foreach (var (video, _) in members.Where(m => moved.Contains(m.Video.Id)))
+                    {
+                        var ops = claims[video.Id].Entries.Select(e => (StoreCode)e.Operation).ToList();
+                        records[video.Id] = await Videos.VideoRecords.ChangeAsync(cloud.Metadata, video.Id,
+                            r => OperationApplier.WithCode(r, ops, claims[video.Id].Versions), ct);
+                    }
+                    members.RemoveAll(m => moved.Contains(m.Video.Id));
+                }
+            }
+
+            // 4. The workspace follows: records, the numbers the cloud gave, and the outbox.
+            await local.Metadata.PutVideosAsync(records.Values.ToList(), ct);
+            foreach (var (video, record) in records)
+            {
+                foreach (var (entry, version) in claims[video].Entries.Zip(claims[video].Versions))
+                {
+                    var renumbering = await MatchLocallyAsync(entry.Operation, entry.LocalApplied, entry.ProvisionalVersion,
+                        new OperationResult(record, version, null), ct);
+                    Completed(entry, renumbering, discarded: false, pass);
+                    Interlocked.Increment(ref pass.Done);
+                }
+            }
+            foreach (var video in back)
+                foreach (var entry in claims[video].Entries) outbox.ReleaseAttempted(entry.Operation.Id, null);
+        }
+        catch (Exception e) when (IsCloudGone(e, cloudGone) || e is ManimCloudException)
+        {
+            // Whatever is not finished stays queued; where claims were sent, the one-video path looks before it acts.
+            foreach (var (video, (entries, _)) in claims)
+                foreach (var entry in entries.Where(x => outbox.Find(x.Operation.Id) is { } f && f.State == Outbox.Pending))
+                {
+                    if (tried.Contains(video)) outbox.ReleaseAttempted(entry.Operation.Id, e is ManimCloudException m ? m.Message : null);
+                    else outbox.Release(entry.Operation.Id);
+                }
+            if (IsCloudGone(e, cloudGone))
+            {
+                if (e is ManimCloudException m)
+                {
+                    pass.Failures.Add($"sync of {claims.Count} videos' code: {m.Message}");
+                    health.MarkDown();
+                }
+                cloudGone.Cancel();
+            }
+        }
+    }
+
+    /// <summary>Packs items into groups whose weights add up to at most <paramref name="max"/>, in order.</summary>
+    private static IEnumerable<List<T>> Pack<T>(IReadOnlyList<T> items, Func<T, int> weight, int max)
+    {
+        var group = new List<T>();
+        var sum = 0;
+        foreach (var item in items)
+        {
+            if (sum + weight(item) > max && group.Count > 0)
+            {
+                yield return group;
+                group = [];
+                sum = 0;
+            }
+            group.Add(item);
+            sum += weight(item);
+        }
+        if (group.Count > 0) yield return group;
     }
 
     /// <summary>The tallies of one pass, shared by its lanes.</summary>

@@ -98,6 +98,63 @@ public class OfflineSyncTests
     }
 
     [Fact]
+    public async Task Offline_code_of_many_videos_catches_up_in_a_few_metadata_writes_and_a_taken_number_still_moves_up()
+    {
+        var cloud = await TestCloud.CreateAsync();
+        await using var proxy = new Transfer.FaultProxy(cloud.Endpoint);
+        using var link = new CuttableLink(proxy.Endpoint);
+        using var home = new TempDir();
+        using var otherHome = new TempDir();
+        using var a = ManimCloudClient.Open(Through(link, cloud, home.Path));
+        using var b = ManimCloudClient.Open(cloud.Options(otherHome.Path));
+        var videos = new List<VideoId>();
+        for (var i = 0; i < 6; i++) videos.Add((await a.CreateVideoAsync(ProjectId.Parse("bulk"), $"video {i}", null, null, Ct)).Value.Id);
+        Assert.Equal(1, (await a.PutCodeAsync(videos[1], "# online v1\n"u8.ToArray(), "a", null, Ct)).Value.Version);
+
+        link.Cut();
+        string Text(int video, int n) => $"# video {video} offline {n} ✓\n";
+        for (var i = 0; i < videos.Count; i++)
+            for (var n = 1; n <= 4; n++)
+            {
+                var w = await a.PutCodeAsync(videos[i], Encoding.UTF8.GetBytes(Text(i, n)), "a", null, Ct);
+                Assert.False(w.Synced);
+                Assert.Equal(i == 1 ? n + 1 : n, w.Value.Version); // provisional: above what the workspace knows
+            }
+        // Meanwhile another workspace stores version 1 of the first video.
+        Assert.Equal(1, (await b.PutCodeAsync(videos[0], "# theirs\n"u8.ToArray(), "b", null, Ct)).Value.Version);
+
+        link.Restore();
+        var forwarded = proxy.Forwarded.Count;
+        var report = await a.SyncAsync(Ct);
+        Assert.Equal(24, report.Applied);
+        Assert.Equal(0, report.StillPending);
+        Assert.Empty(report.Failures);
+        // Only the first video met a taken number: its four versions moved up one, reported against what the user was told.
+        Assert.Equal(Enumerable.Range(1, 4).Select(n => new Renumbering(videos[0], n, n + 1)), report.Renumbered);
+
+        // Five videos' 20 versions took one claim write and one record write; the first video went the one-video way.
+        var dynamo = proxy.Forwarded.Skip(forwarded).Select(r => r.Headers.FirstOrDefault(h => h.Key.Equals("X-Amz-Target", StringComparison.OrdinalIgnoreCase)).Value)
+            .OfType<string>().GroupBy(t => t[(t.IndexOf('.') + 1)..]).ToDictionary(g => g.Key, g => g.Count());
+        Assert.True(dynamo.GetValueOrDefault("TransactWriteItems") <= 4, string.Join(", ", dynamo));
+        Assert.True(dynamo.GetValueOrDefault("PutItem") + dynamo.GetValueOrDefault("GetItem") <= 6, string.Join(", ", dynamo));
+
+        for (var i = 0; i < videos.Count; i++)
+        {
+            var history = await b.CodeHistoryAsync(videos[i], Ct);
+            var expected = (i switch { 0 => ["# theirs\n"], 1 => ["# online v1\n"], _ => new List<string>() }).Concat(Enumerable.Range(1, 4).Select(n => Text(i, n))).ToList();
+            Assert.Equal(Enumerable.Range(1, expected.Count), history.Select(v => v.Version));
+            for (var n = 1; n <= expected.Count; n++)
+                Assert.Equal(expected[n - 1], Encoding.UTF8.GetString((await b.GetCodeAsync(videos[i], n, Ct)).Content));
+            var record = await b.GetVideoAsync(videos[i], Ct);
+            Assert.Equal(expected.Count, record.CurrentVersion);
+            Assert.Equal(VideoStatus.CodeReady, record.Status);
+            // The workspace holds the same record and the same numbered history as the cloud.
+            Assert.Equal(Metadata.RecordJson.ToJson(record).ToJsonString(), Metadata.RecordJson.ToJson((await a.Local.Metadata.GetVideoAsync(videos[i], Ct))!).ToJsonString());
+            Assert.Equal(history.Select(v => (v.Version, v.Sha256)), (await a.Local.Metadata.ListCodeVersionsAsync(videos[i], Ct)).Select(v => (v.Version, v.Sha256)));
+        }
+    }
+
+    [Fact]
     public async Task A_code_version_made_offline_takes_the_next_free_number_and_the_renumbering_is_reported()
     {
         using var scene = await TwoWorkspaces.CreateAsync("two-ws");
