@@ -95,11 +95,11 @@ public sealed class SyncEngine(
 
     /// <summary>
     /// The fast path for the common catch-up: code versions made offline that were never tried against the cloud, at
-    /// the head of their videos' queues. Their numbers are claimed for many videos at once (one all-or-nothing write of
-    /// up to 100 claims, numbered above the versions the workspace knows the cloud holds), all objects are stored in
-    /// parallel, and the video records are read and written for many videos at once. Per video, a number someone
-    /// else took, a store that refuses, or a record that moved on sends that video back to the one-video path, which
-    /// looks up what an earlier attempt did before it acts. A cloud that goes away stops the pass.
+    /// the head of their videos' queues. Numbered above the versions the workspace knows the cloud holds, they are
+    /// claimed for all videos at once, their objects stored in parallel, and the video records read in one request and
+    /// written in parallel — about one request per file and none to look anything up. Per video, a number someone
+    /// else took or a store that refuses sends that video back to the one-video path, which looks up what an earlier
+    /// attempt did before it acts. A cloud that goes away stops the pass.
     /// </summary>
     private async Task BulkCodeAsync(List<List<OutboxEntry>> lanes, Pass pass, CancellationTokenSource cloudGone)
     {
@@ -140,18 +140,23 @@ public sealed class SyncEngine(
         var tried = new HashSet<VideoId>();  // videos whose claims were sent (the cloud may hold them)
         try
         {
-            // 1. Claims, packed into transactions without splitting a video; a video with a taken number goes back.
-            foreach (var group in Pack(claims.Keys.ToList(), v => claims[v].Versions.Count, Metadata.IMetadataStore.MaxClaimBatch))
-            {
-                var members = group.ToList();
-                while (members.Count > 0)
+            // 1. Claims: one conditional write per number, many at once. A video that lost any number to another
+            //    writer withdraws the ones it got and goes back: its versions must take consecutive numbers in order.
+            //    (Single writes, not transactions: half the write cost on DynamoDB, and no conflicts between videos.)
+            var won = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
+            var lost = new System.Collections.Concurrent.ConcurrentDictionary<VideoId, bool>();
+            tried.UnionWith(claims.Keys);
+            await Parallel.ForEachAsync(claims.Values.SelectMany(c => c.Versions), new ParallelOptions { MaxDegreeOfParallelism = BulkUploads, CancellationToken = ct },
+                async (version, token) =>
                 {
-                    tried.UnionWith(members);
-                    var taken = await cloud.Metadata.TryAddCodeVersionsAcrossAsync(members.SelectMany(v => claims[v].Versions).ToList(), ct);
-                    if (taken.Count == 0) break;
-                    back.UnionWith(taken);
-                    members.RemoveAll(taken.Contains);
-                }
+                    if (await cloud.Metadata.TryAddCodeVersionAsync(version, token)) won[version.OperationId] = true;
+                    else lost[version.Video] = true;
+                });
+            foreach (var video in lost.Keys)
+            {
+                back.Add(video);
+                foreach (var v in claims[video].Versions.Where(v => won.ContainsKey(v.OperationId)))
+                    await cloud.Metadata.RemoveCodeVersionAsync(video, v.Version, v.OperationId, ct);
             }
 
             // 2. Objects, all in parallel; a video with an object that could not be stored goes back (its unstored claims withdrawn).
@@ -180,38 +185,27 @@ public sealed class SyncEngine(
                 }
             }
 
-            // 3. Records: read together, written together; one that moved on (or is missing) is changed on its own.
+            // 3. Records: read together, then each written on the revision read; one that moved on is read again and retried.
             var ready = claims.Keys.Where(v => !back.Contains(v)).ToList();
             var current = await cloud.Metadata.GetVideosAsync(ready, ct);
-            var records = new Dictionary<VideoId, VideoRecord>();
-            var updates = new List<(VideoRecord Video, long ExpectedRevision)>();
-            foreach (var video in ready)
-            {
-                if (!current.TryGetValue(video, out var record)) { back.Add(video); continue; }
-                var ops = claims[video].Entries.Select(e => (StoreCode)e.Operation).ToList();
-                if (OperationApplier.WithCode(record, ops, claims[video].Versions) is { } changed) updates.Add((changed, record.Revision));
-                else records[video] = record;
-            }
-            foreach (var chunk in updates.Chunk(Metadata.IMetadataStore.MaxClaimBatch))
-            {
-                var members = chunk.ToList();
-                while (members.Count > 0)
+            back.UnionWith(ready.Where(v => !current.ContainsKey(v)));
+            var records = new System.Collections.Concurrent.ConcurrentDictionary<VideoId, VideoRecord>();
+            await Parallel.ForEachAsync(ready.Where(current.ContainsKey), new ParallelOptions { MaxDegreeOfParallelism = BulkUploads, CancellationToken = ct },
+                async (video, token) =>
                 {
-                    var moved = await cloud.Metadata.TryUpdateVideosAsync(members, ct);
-                    if (moved.Count == 0)
+                    var ops = claims[video].Entries.Select(e => (StoreCode)e.Operation).ToList();
+                    var record = current[video];
+                    try
                     {
-                        foreach (var (video, revision) in members) records[video.Id] = video with { Revision = revision + 1 };
-                        break;
+                        records[video] = OperationApplier.WithCode(record, ops, claims[video].Versions) is { } changed
+                            ? await cloud.Metadata.UpdateVideoAsync(changed, record.Revision, token)
+                            : record;
                     }
-                    foreach (var (video, _) in members.Where(m => moved.Contains(m.Video.Id)))
+                    catch (ConcurrencyConflictException)
                     {
-                        var ops = claims[video.Id].Entries.Select(e => (StoreCode)e.Operation).ToList();
-                        records[video.Id] = await Videos.VideoRecords.ChangeAsync(cloud.Metadata, video.Id,
-                            r => OperationApplier.WithCode(r, ops, claims[video.Id].Versions), ct);
+                        records[video] = await Videos.VideoRecords.ChangeAsync(cloud.Metadata, video, r => OperationApplier.WithCode(r, ops, claims[video].Versions), token);
                     }
-                    members.RemoveAll(m => moved.Contains(m.Video.Id));
-                }
-            }
+                });
 
             // 4. The workspace follows: records, the numbers the cloud gave, and the outbox.
             await local.Metadata.PutVideosAsync(records.Values.ToList(), ct);
@@ -247,25 +241,6 @@ public sealed class SyncEngine(
                 cloudGone.Cancel();
             }
         }
-    }
-
-    /// <summary>Packs items into groups whose weights add up to at most <paramref name="max"/>, in order.</summary>
-    private static IEnumerable<List<T>> Pack<T>(IReadOnlyList<T> items, Func<T, int> weight, int max)
-    {
-        var group = new List<T>();
-        var sum = 0;
-        foreach (var item in items)
-        {
-            if (sum + weight(item) > max && group.Count > 0)
-            {
-                yield return group;
-                group = [];
-                sum = 0;
-            }
-            group.Add(item);
-            sum += weight(item);
-        }
-        if (group.Count > 0) yield return group;
     }
 
     /// <summary>The tallies of one pass, shared by its lanes.</summary>
