@@ -137,7 +137,30 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
         }
         catch (ManimCloudException e) when (e.Kind == ErrorKind.NotFound && e.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.NotFound, ErrorCode: not "NoSuchBucket" })
         {
+            // A HEAD answer has no body, so a missing bucket looks like a missing key: ask once per store.
+            if (!_bucketSeen) await EnsureBucketAsync(e, ct);
             return null;
+        }
+    }
+
+    private volatile bool _bucketSeen;
+
+    /// <summary>Tells a missing bucket (an error with the fix) from a missing key, by listing at most one key.</summary>
+    private async Task EnsureBucketAsync(ManimCloudException miss, CancellationToken ct)
+    {
+        try
+        {
+            await Call("Checking bucket of", "", t => s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, MaxKeys = 1 }, t), ct);
+            _bucketSeen = true;
+        }
+        catch (ManimCloudException e) when (e.InnerException is AmazonS3Exception { ErrorCode: "NoSuchBucket" })
+        {
+            throw new ManimCloudException(ErrorKind.NotFound, $"The bucket {bucket} does not exist (NoSuchBucket).",
+                "Run `manimcloud provision`, or fix the bucket name in the configuration (`manimcloud config validate`).", miss);
+        }
+        catch (ManimCloudException e) when (e.Kind == ErrorKind.Auth)
+        {
+            _bucketSeen = true; // not allowed to list: the key is simply missing, as the HEAD said
         }
     }
 

@@ -48,6 +48,26 @@ public class CloudFailureTests
     }
 
     [Fact]
+    public async Task Reading_from_a_missing_video_bucket_names_the_bucket_not_the_object()
+    {
+        var cloud = await TestCloud.CreateAsync();
+        using var home = new TempDir();
+        var env = cloud.Environment(home.Path);
+        var id = CreateVideo(env);
+        await new Rendering.TestRenderer().RenderClipAsync(home.File("clip.mp4"), 1, 0.5, CancellationToken.None);
+        Assert.Equal(0, CliRunner.Run(env, "video", "put", home.File("clip.mp4"), "--video", id, "--full").ExitCode);
+        // A workspace elsewhere (nothing cached) pointed at a bucket name that does not exist.
+        using var other = new TempDir();
+        var elsewhere = cloud.Environment(other.Path);
+        elsewhere["MANIMCLOUD_VIDEO_BUCKET"] = cloud.VideoBucket + "-gone";
+        var r = CliRunner.Run(elsewhere, "video", "get", "--video", id, "--full", "--out", other.File("back.mp4"), "--json");
+        Assert.Equal(3, r.ExitCode);
+        Assert.Contains($"The bucket {cloud.VideoBucket}-gone does not exist", r.Stderr);
+        Assert.Contains("provision", r.Stderr);
+        Assert.False(File.Exists(other.File("back.mp4")));
+    }
+
+    [Fact]
     public async Task A_missing_code_bucket_withdraws_the_claimed_version()
     {
         var cloud = await TestCloud.CreateAsync();
