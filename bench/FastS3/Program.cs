@@ -7,8 +7,9 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 // which hides the differences between clients; this server streams to disk at memory speed.
 //   FastS3 [--port N] [--root DIR] [--log] [--md5-etags] [--verify-sha256]
 // Port 0 (the default) picks a free one. The first line on stdout is the endpoint URL.
-// ETags are XxHash128 of the body unless --md5-etags (MD5 is the server's biggest cost, ~0.9 GB/s here); a request
-// with Content-MD5 always gets its MD5 computed and checked. --verify-sha256 checks a hex x-amz-content-sha256.
+// Part ETags are XxHash128 of the body unless --md5-etags (MD5 is the server's biggest cost, ~0.9 GB/s here); single
+// PUTs keep MD5 ETags (AWSSDK .NET checks them on GET) unless SSE-KMS/SSE-C; a request with Content-MD5 always gets
+// its MD5 computed and checked. --verify-sha256 checks a hex x-amz-content-sha256.
 var port = 0;
 string? root = null;
 var log = false;
@@ -63,7 +64,7 @@ await app.StartAsync();
 
 var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 Console.WriteLine(address);
-Console.Error.WriteLine($"FastS3 serving {address}, storing under {root}; ETags {(options.Md5ETags ? "MD5" : "XxHash128 (MD5 only with Content-MD5)")}");
+Console.Error.WriteLine($"FastS3 serving {address}, storing under {root}; part ETags {(options.Md5ETags ? "MD5" : "XxHash128")}");
 await app.WaitForShutdownAsync();
 if (temporary) Directory.Delete(root, recursive: true);
 return 0;

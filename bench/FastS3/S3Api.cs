@@ -9,7 +9,7 @@ using Microsoft.Win32.SafeHandles;
 namespace FastS3;
 
 /// <summary>How FastS3 spends CPU on bodies.</summary>
-/// <param name="Md5ETags">MD5 ETags for every object (S3's classic behaviour) instead of XxHash128 ones.</param>
+/// <param name="Md5ETags">MD5 ETags for parts too (S3's own behaviour) instead of XxHash128 ones; single PUTs always have MD5 ETags.</param>
 /// <param name="VerifySha256">Check a hex x-amz-content-sha256 (signed payload) against the body (~2 GB/s of SHA-256).</param>
 public sealed record ServerOptions(bool Md5ETags = false, bool VerifySha256 = false);
 
@@ -238,7 +238,7 @@ public sealed class S3Api(Storage storage, ServerOptions options)
         // Refuse early, before reading the body, when the key is already there (S3 checks again when the body is in).
         if (createOnly && bucket.Objects.ContainsKey(key)) throw Storage.PreconditionFailed();
         var path = storage.NewDataPath();
-        var body = await ReceiveAsync(ctx, path, null);
+        var body = await ReceiveAsync(ctx, path, null, md5ETag: !EncryptedWithKey(ctx));
         var obj = new StoredObject(key, body.Length, Quote(body.ETagHex), ContentType(ctx), DateTimeOffset.UtcNow,
             UserMetadata(ctx), body.Algorithm, body.Checksum, body.Algorithm is null ? null : "FULL_OBJECT",
             [new Segment(path, body.Length)]) { Echoed = EchoedHeaders(ctx) };
@@ -248,6 +248,17 @@ public sealed class S3Api(Storage storage, ServerOptions options)
         EchoStored(ctx, obj.Echoed, encryptionOnly: true);
         EchoChecksum(ctx, body.Algorithm, body.Checksum, body.Algorithm is null ? null : "FULL_OBJECT");
     }
+
+    /// <summary>
+    /// Whether the object is SSE-KMS or SSE-C encrypted, the case where S3's single-PUT ETag is not the body's MD5.
+    /// For every other single PUT, S3 documents the ETag as the MD5 and AWSSDK .NET checks it: a whole-object GetObject
+    /// whose ETag has no '-' and no SSE-KMS key id / SSE-C header in the response is hashed with MD5 and fails
+    /// ("Expected hash not equal to calculated hash") otherwise. So single PUTs keep MD5 ETags; parts, where the
+    /// bulk of a large transfer's bytes go and which no client checks, get the cheap XxHash128 ETag.
+    /// </summary>
+    private static bool EncryptedWithKey(HttpContext ctx) =>
+        ((string?)ctx.Request.Headers["x-amz-server-side-encryption"])?.StartsWith("aws:kms", StringComparison.OrdinalIgnoreCase) == true
+        || ctx.Request.Headers.ContainsKey("x-amz-server-side-encryption-customer-algorithm");
 
     /// <summary>If-None-Match: * (S3's create-only write; no other If-None-Match value is allowed on a write).</summary>
     private static bool IsCreateOnly(HttpContext ctx) => ctx.Request.Headers.IfNoneMatch is { Count: > 0 } v
@@ -384,7 +395,7 @@ public sealed class S3Api(Storage storage, ServerOptions options)
         var upload = storage.GetUpload(uploadId, bucket, key);
         var number = ParsePartNumber(partNumber);
         var path = storage.NewDataPath();
-        var body = await ReceiveAsync(ctx, path, upload.Algorithm);
+        var body = await ReceiveAsync(ctx, path, upload.Algorithm, md5ETag: false);
         if (upload.Algorithm is { } declared && body.Algorithm != declared)
         {
             File.Delete(path);
@@ -587,7 +598,7 @@ public sealed class S3Api(Storage storage, ServerOptions options)
     /// Receives a PUT body into <paramref name="path"/> and checks it against what the client declared:
     /// length (decoded length for aws-chunked), Content-MD5, and the flexible checksum from a header or trailer.
     /// </summary>
-    private async Task<ReceivedBody> ReceiveAsync(HttpContext ctx, string path, ChecksumAlgorithm? uploadAlgorithm)
+    private async Task<ReceivedBody> ReceiveAsync(HttpContext ctx, string path, ChecksumAlgorithm? uploadAlgorithm, bool md5ETag)
     {
         var h = ctx.Request.Headers;
         var chunked = h.ContentEncoding.Any(v => v?.Contains("aws-chunked", StringComparison.OrdinalIgnoreCase) == true)
@@ -597,13 +608,13 @@ public sealed class S3Api(Storage storage, ServerOptions options)
             ?? Checksums.All.Where(a => h.ContainsKey(Checksums.HeaderName(a))).Select(a => (ChecksumAlgorithm?)a).FirstOrDefault()
             ?? Checksums.Parse(h["x-amz-sdk-checksum-algorithm"])
             ?? uploadAlgorithm;
-        // MD5 only when it is needed: to check a Content-MD5, or when MD5 ETags were asked for (--md5-etags).
+        // MD5 only when it is needed: to check a Content-MD5, for a single PUT's ETag (see PutObjectAsync), or with --md5-etags.
         var contentMd5 = (string?)h["Content-MD5"];
         // A hex x-amz-content-sha256 is a signed payload's hash (UNSIGNED-PAYLOAD and STREAMING-… are not hashes);
         // checking it costs a SHA-256 pass (~2 GB/s with SHA-NI here), so only with --verify-sha256.
         var payloadHash = (string?)h["x-amz-content-sha256"];
         var signedPayload = options.VerifySha256 && !chunked && payloadHash is { Length: 64 };
-        var digests = new Digests(Md5: options.Md5ETags || !string.IsNullOrEmpty(contentMd5), Sha256: signedPayload);
+        var digests = new Digests(Md5: md5ETag || options.Md5ETags || !string.IsNullOrEmpty(contentMd5), Sha256: signedPayload);
         try
         {
             var body = await BodyReceiver.ReceiveAsync(ctx.Request.BodyReader, chunked, path, algorithm, digests, ctx.RequestAborted);
@@ -643,7 +654,7 @@ public sealed class S3Api(Storage storage, ServerOptions options)
     private static readonly string[] EchoedNames =
     [
         "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id", "x-amz-server-side-encryption-context",
-        "x-amz-server-side-encryption-bucket-key-enabled", "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
+        "x-amz-server-side-encryption-bucket-key-enabled", "x-amz-server-side-encryption-customer-key-MD5", "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
         "x-amz-object-lock-legal-hold", "x-amz-storage-class", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires",
     ];
 
@@ -652,6 +663,11 @@ public sealed class S3Api(Storage storage, ServerOptions options)
         var echoed = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var name in EchoedNames)
             if ((string?)ctx.Request.Headers[name] is { Length: > 0 } v) echoed[name] = v;
+        // SSE-KMS without a key means the account's AWS-managed key, whose id S3 returns (and AWSSDK .NET reads it as "not an MD5 ETag").
+        if (echoed.TryGetValue("x-amz-server-side-encryption", out var sse) && sse.StartsWith("aws:kms", StringComparison.OrdinalIgnoreCase))
+            echoed.TryAdd("x-amz-server-side-encryption-aws-kms-key-id", "arn:aws:kms:us-east-1:000000000000:alias/aws/s3");
+        if ((string?)ctx.Request.Headers["x-amz-server-side-encryption-customer-algorithm"] is { Length: > 0 } sseC)
+            echoed["x-amz-server-side-encryption-customer-algorithm"] = sseC;
         // aws-chunked is how the body travelled, not how the object is encoded: S3 strips it.
         if (echoed.TryGetValue("Content-Encoding", out var enc))
         {
