@@ -17,7 +17,7 @@ public static class Probe
     {
         var rows = new List<(string, double, double)>();
         var ct = CancellationToken.None;
-        using var client = ManimCloudClient.Open(setup.Options(opts.Endpoint));
+        using var client = ManimCloudClient.Open(setup.Options(opts));
         var cloud = client.Cloud!;
         if (extraVideos > 0)
         {
@@ -37,11 +37,11 @@ public static class Probe
         async Task Measure(string kind, Func<int, Task> call)
         {
             for (var i = 0; i < 10; i++) await call(-1 - i); // warm-up
-            var cpu0 = Cpu.Sample(opts.MotoPid).Moto;
+            var cpu0 = Cpu.Servers(opts);
             var sw = Stopwatch.StartNew();
             for (var i = 0; i < n; i++) await call(i);
             sw.Stop();
-            var cpu = Cpu.Sample(opts.MotoPid).Moto - cpu0;
+            var cpu = Cpu.Servers(opts) - cpu0;
             rows.Add((kind, sw.Elapsed.TotalMilliseconds / n, cpu * 1000 / n));
         }
 

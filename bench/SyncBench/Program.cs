@@ -18,7 +18,10 @@ using SyncBench;
 // Sync benchmark (SPEC §5: 1,000 small files to the cloud in ≤ 0.5× the wall time of `aws s3 sync`).
 // Usage: SyncBench --endpoint URL --repo ROOT --aws PATH_TO_AWS [--moto-log FILE] [--moto-pid PID] [--rounds 5]
 //        [--shape 100x10|1000x1] [--out results.json] [--work DIR] [--seed 42] [--probe N (requests per kind; 0 = off)]
+//        [--s3-endpoint URL --s3-pid PID --s3-log FILE]   S3 on another server (FastS3); --endpoint keeps DynamoDB
 //        --rounds -1 runs only the probe
+// Without --s3-endpoint everything goes to --endpoint (moto). With it, every S3 request — aws s3 sync's and
+// ManimCloud's (S3EndpointUrl / AWS_ENDPOINT_URL_S3) — goes there, and only DynamoDB stays on moto.
 // The environment must carry AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION for the endpoint.
 
 var opts = Args.Parse(args);
@@ -60,18 +63,19 @@ for (var round = 0; round <= opts.Rounds; round++)
     foreach (var form in order)
     {
         var before = MotoLog.Position(opts.MotoLog);
-        var cpu0 = Cpu.Sample(opts.MotoPid);
+        var beforeS3 = MotoLog.Position(opts.S3Log);
+        var cpu0 = Cpu.Sample(opts);
         RunResult r = form switch
         {
             "aws" => await RunAws(opts, corpusDir, awsBucket),
             "lib" => await RunLib(opts, libSetup),
             _ => await RunCli(opts, cliSetup),
         };
-        var cpu1 = Cpu.Sample(opts.MotoPid);
+        var cpu1 = Cpu.Sample(opts);
         r = r with
         {
-            Round = round, Warmup = warmup, Moto = MotoLog.Count(opts.MotoLog, before),
-            ClientCpu = form == "lib" ? cpu1.Self - cpu0.Self : cpu1.Children - cpu0.Children, MotoCpu = cpu1.Moto - cpu0.Moto,
+            Round = round, Warmup = warmup, Moto = MotoLog.Count(opts.MotoLog, before).Plus(MotoLog.Count(opts.S3Log, beforeS3)),
+            ClientCpu = form == "lib" ? cpu1.Self - cpu0.Self : cpu1.Children - cpu0.Children, MotoCpu = cpu1.Moto - cpu0.Moto, S3Cpu = cpu1.S3 - cpu0.S3,
         };
         // Verify: every file in the bucket with equal bytes.
         var expected = form == "aws"
@@ -82,7 +86,7 @@ for (var round = 0; round <= opts.Rounds; round++)
         var (ok, detail) = await Verify.BucketAsync(opts, bucket, expected);
         r = r with { Verified = ok, VerifyDetail = detail };
         results.Add(r);
-        Log($"round {round}{(warmup ? " (warm-up)" : "")} {form,-3}: {r.Seconds,7:0.000} s  client cpu {r.ClientCpu:0.0} s  moto cpu {r.MotoCpu:0.0} s  load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}  verified={ok} {detail}  moto requests={r.Moto.Total}"
+        Log($"round {round}{(warmup ? " (warm-up)" : "")} {form,-3}: {r.Seconds,7:0.000} s  client cpu {r.ClientCpu:0.0} s  moto cpu {r.MotoCpu:0.0} s{(opts.SeparateS3 ? $"  FastS3 cpu {r.S3Cpu:0.0} s" : "")}  load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}  verified={ok} {detail}  server requests={r.Moto.Total}"
             + (r.Note is null ? "" : $"  {r.Note}"));
         if (!ok) throw new Exception($"verification failed for {form} in round {round}: {detail}");
     }
@@ -102,16 +106,21 @@ if (results.Count > 0)
     Console.WriteLine();
     Console.WriteLine($"## Sync benchmark, shape {opts.Shape} ({videos} videos × {versions} versions = {total} files, {files.Sum(f => (long)f.Length) / 1024.0:0} KiB), {opts.Rounds} interleaved rounds after 1 warm-up");
     Console.WriteLine();
-    Console.WriteLine("| form | median wall s | min | max | median ratio vs aws (per round) | ratio of medians | target ≤ 0.5× | client CPU s | moto CPU s |");
-    Console.WriteLine("|---|---:|---:|---:|---:|---:|---|---:|---:|");
+    Console.WriteLine(opts.SeparateS3
+        ? $"S3 on FastS3 ({opts.S3Endpoint}), DynamoDB on moto ({opts.Endpoint})."
+        : $"S3 and DynamoDB both on moto ({opts.Endpoint}).");
+    Console.WriteLine();
+    Console.WriteLine($"| form | median wall s | min | max | median ratio vs aws (per round) | ratio of medians | target ≤ 0.5× | client CPU s | moto CPU s |{(opts.SeparateS3 ? " FastS3 CPU s |" : "")}");
+    Console.WriteLine($"|---|---:|---:|---:|---:|---:|---|---:|---:|{(opts.SeparateS3 ? "---:|" : "")}");
     foreach (var f in forms)
     {
         var xs = measured.Where(r => r.Form == f).Select(r => r.Seconds).ToList();
         var ratio = perRoundRatio(f);
-        Console.WriteLine($"| {Label(f)} | {med[f]:0.000} | {xs.Min():0.000} | {xs.Max():0.000} | {ratio:0.00}× | {med[f] / med["aws"]:0.00}× | {(f == "aws" ? "—" : ratio <= 0.5 ? "met" : "missed")} | {Median(measured.Where(r => r.Form == f).Select(r => r.ClientCpu)):0.0} | {Median(measured.Where(r => r.Form == f).Select(r => r.MotoCpu)):0.0} |");
+        Console.WriteLine($"| {Label(f)} | {med[f]:0.000} | {xs.Min():0.000} | {xs.Max():0.000} | {ratio:0.00}× | {med[f] / med["aws"]:0.00}× | {(f == "aws" ? "—" : ratio <= 0.5 ? "met" : "missed")} | {Median(measured.Where(r => r.Form == f).Select(r => r.ClientCpu)):0.0} | {Median(measured.Where(r => r.Form == f).Select(r => r.MotoCpu)):0.0} |"
+            + (opts.SeparateS3 ? $" {Median(measured.Where(r => r.Form == f).Select(r => r.S3Cpu)):0.0} |" : ""));
     }
     Console.WriteLine();
-    Console.WriteLine("Requests seen by moto per run (median over measured rounds), by kind:");
+    Console.WriteLine($"Requests seen by {(opts.SeparateS3 ? "moto (DynamoDB) and FastS3 (S3)" : "moto")} per run (median over measured rounds), by kind:");
     foreach (var f in forms)
     {
         var kinds = measured.Where(r => r.Form == f).SelectMany(r => r.Moto.ByKind.Keys).Distinct().OrderBy(k => k);
@@ -156,9 +165,9 @@ if (opts.Probe > 0)
         probe.AddRange(rows.Select(r => (r.Kind + (extra > 0 ? $" [table + {extra} videos]" : " [fresh table]"), r.WallMs, r.MotoCpuMs)));
     }
     Console.WriteLine();
-    Console.WriteLine($"Server cost per request (sequential, {opts.Probe} requests each, {sample.Length} B object; moto CPU is what bounds throughput on one moto process):");
+    Console.WriteLine($"Server cost per request (sequential, {opts.Probe} requests each, {sample.Length} B object; server CPU is moto's{(opts.SeparateS3 ? " plus FastS3's" : "")}; moto CPU is what bounds throughput on one moto process):");
     Console.WriteLine();
-    Console.WriteLine("| request | wall ms, fresh table | moto CPU ms, fresh table | wall ms, table + 1,000 videos | moto CPU ms, table + 1,000 videos |");
+    Console.WriteLine("| request | wall ms, fresh table | server CPU ms, fresh table | wall ms, table + 1,000 videos | server CPU ms, table + 1,000 videos |");
     Console.WriteLine("|---|---:|---:|---:|---:|");
     for (var i = 0; i < byTable[0].Count; i++)
         Console.WriteLine($"| {byTable[0][i].Kind} | {byTable[0][i].WallMs:0.00} | {byTable[0][i].MotoCpuMs:0.00} | {byTable[1][i].WallMs:0.00} | {byTable[1][i].MotoCpuMs:0.00} |");
@@ -184,7 +193,7 @@ static async Task<RunResult> RunAws(Opts opts, string corpusDir, string bucket)
 {
     var psi = new ProcessStartInfo(opts.Aws)
     {
-        ArgumentList = { "s3", "sync", corpusDir, $"s3://{bucket}/code/", "--endpoint-url", opts.Endpoint, "--only-show-errors" },
+        ArgumentList = { "s3", "sync", corpusDir, $"s3://{bucket}/code/", "--endpoint-url", opts.S3Endpoint, "--only-show-errors" },
         RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
     };
     psi.Environment["AWS_DEFAULT_REGION"] = "us-east-1";
@@ -195,7 +204,7 @@ static async Task<RunResult> RunAws(Opts opts, string corpusDir, string bucket)
 
 static async Task<RunResult> RunLib(Opts opts, Setup setup)
 {
-    using var client = ManimCloudClient.Open(setup.Options(opts.Endpoint));
+    using var client = ManimCloudClient.Open(setup.Options(opts));
     RequestCounter.Reset();
     var sw = Stopwatch.StartNew();
     var report = await client.SyncAsync(null, CancellationToken.None);
@@ -211,7 +220,7 @@ static async Task<RunResult> RunCli(Opts opts, Setup setup)
     {
         ArgumentList = { "sync", "--json" }, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
     };
-    foreach (var (k, v) in setup.Environment(opts.Endpoint)) psi.Environment[k] = v;
+    foreach (var (k, v) in setup.Environment(opts)) psi.Environment[k] = v;
     var (secs, code, stdout, err) = await ChildProcess.RunAsync(psi);
     if (code != 0) throw new Exception($"manimcloud sync exited {code}: {stdout} {err}");
     var j = JsonNode.Parse(stdout)!;
@@ -237,7 +246,7 @@ static async Task<Setup> Prepare(Opts opts, string work, int videos, int version
     await Cloud.CreateDeploymentAsync(opts, setup);
     // 1. The videos, online: they reach the cloud at once, so the measured sync is about the code files.
     var ids = new List<(VideoId Id, ProjectId Project)>();
-    using (var online = ManimCloudClient.Open(setup.Options(opts.Endpoint)))
+    using (var online = ManimCloudClient.Open(setup.Options(opts)))
     {
         for (var v = 0; v < videos; v++)
         {
@@ -249,7 +258,7 @@ static async Task<Setup> Prepare(Opts opts, string work, int videos, int version
     }
     // 2. The code, offline: a closed loopback port, a short retry budget; the first write fails over, the rest queue at once.
     var closed = ClosedPort();
-    using (var offline = ManimCloudClient.Open(setup.Options($"http://127.0.0.1:{closed}") with { RetryBudget = TimeSpan.FromSeconds(0.2) }))
+    using (var offline = ManimCloudClient.Open(setup.Options($"http://127.0.0.1:{closed}", $"http://127.0.0.1:{closed}") with { RetryBudget = TimeSpan.FromSeconds(0.2) }))
     {
         for (var k = 0; k < versions; k++)
             for (var v = 0; v < videos; v++)
@@ -277,7 +286,12 @@ static int ClosedPort()
 
 // ------------------------------------------------------------------------------------------------ types
 
-public sealed record Opts(string Endpoint, string Repo, string Aws, string? MotoLog, int Rounds, string Shape, string? Out, string Work, int Seed, int? MotoPid, int Probe);
+public sealed record Opts(string Endpoint, string Repo, string Aws, string? MotoLog, int Rounds, string Shape, string? Out, string Work, int Seed, int? MotoPid, int Probe,
+    string S3Endpoint, int? S3Pid, string? S3Log)
+{
+    /// <summary>S3 is served by another process than DynamoDB (FastS3 next to moto).</summary>
+    public bool SeparateS3 => S3Endpoint != Endpoint;
+}
 
 public static class Args
 {
@@ -295,7 +309,10 @@ public static class Args
             Get("--work") ?? Path.GetTempPath(),
             int.Parse(Get("--seed") ?? "42"),
             Get("--moto-pid") is { } mp ? int.Parse(mp) : null,
-            int.Parse(Get("--probe") ?? "0"));
+            int.Parse(Get("--probe") ?? "0"),
+            Get("--s3-endpoint") ?? Get("--endpoint")!,
+            Get("--s3-pid") is { } sp ? int.Parse(sp) : null,
+            Get("--s3-log"));
     }
 }
 
@@ -308,15 +325,20 @@ public sealed class Setup
     public Dictionary<string, byte[]> Expected { get; } = new();
     public int Queued { get; set; }
 
-    public ManimCloudOptions Options(string endpoint) => new()
+    public ManimCloudOptions Options(Opts opts) => Options(opts.Endpoint, opts.S3Endpoint);
+
+    /// <summary>DynamoDB on one endpoint, S3 on another (the same one when moto serves both).</summary>
+    public ManimCloudOptions Options(string dynamoDbEndpoint, string s3Endpoint) => new()
     {
-        Home = Home, VideoBucket = VideoBucket, CodeBucket = CodeBucket, Table = Table, Region = "us-east-1", EndpointUrl = endpoint,
+        Home = Home, VideoBucket = VideoBucket, CodeBucket = CodeBucket, Table = Table, Region = "us-east-1",
+        EndpointUrl = dynamoDbEndpoint, DynamoDbEndpointUrl = dynamoDbEndpoint, S3EndpointUrl = s3Endpoint,
     };
 
-    public Dictionary<string, string> Environment(string endpoint) => new()
+    public Dictionary<string, string> Environment(Opts opts) => new()
     {
         ["MANIMCLOUD_HOME"] = Home, ["MANIMCLOUD_VIDEO_BUCKET"] = VideoBucket, ["MANIMCLOUD_CODE_BUCKET"] = CodeBucket,
-        ["MANIMCLOUD_TABLE"] = Table, ["AWS_ENDPOINT_URL"] = endpoint, ["AWS_REGION"] = "us-east-1",
+        ["MANIMCLOUD_TABLE"] = Table, ["AWS_ENDPOINT_URL"] = opts.Endpoint, ["AWS_ENDPOINT_URL_DYNAMODB"] = opts.Endpoint,
+        ["AWS_ENDPOINT_URL_S3"] = opts.S3Endpoint, ["AWS_REGION"] = "us-east-1",
         ["AWS_ACCESS_KEY_ID"] = "testing", ["AWS_SECRET_ACCESS_KEY"] = "testing",
     };
 }
@@ -332,18 +354,24 @@ public sealed record RunResult(string Form, double Seconds)
     public Dictionary<string, int>? Sdk { get; init; }
     public double ClientCpu { get; init; }
     public double MotoCpu { get; init; }
+    /// <summary>CPU of the S3 server when it is not moto (FastS3); 0 otherwise.</summary>
+    public double S3Cpu { get; init; }
 }
 
-/// <summary>CPU seconds from /proc: this process, its reaped children (aws, the CLI), and moto_server.</summary>
+/// <summary>CPU seconds from /proc: this process, its reaped children (aws, the CLI), moto_server and a separate S3 server.</summary>
 public static class Cpu
 {
-    public static (double Self, double Children, double Moto) Sample(int? motoPid)
+    public static (double Self, double Children, double Moto, double S3) Sample(Opts opts)
     {
         var self = Fields("/proc/self/stat");
-        var moto = motoPid is { } p && File.Exists($"/proc/{p}/stat") ? Fields($"/proc/{p}/stat") : null;
         const double hz = 100.0;
-        return ((self[13] + self[14]) / hz, (self[15] + self[16]) / hz, moto is null ? 0 : (moto[13] + moto[14]) / hz);
+        return ((self[13] + self[14]) / hz, (self[15] + self[16]) / hz, Of(opts.MotoPid), opts.SeparateS3 ? Of(opts.S3Pid) : 0);
+
+        static double Of(int? pid) => pid is { } p && File.Exists($"/proc/{p}/stat") && Fields($"/proc/{p}/stat") is var f ? (f[13] + f[14]) / hz : 0;
     }
+
+    /// <summary>All server CPU: moto's plus the S3 server's.</summary>
+    public static double Servers(Opts opts) { var s = Sample(opts); return s.Moto + s.S3; }
 
     private static long[] Fields(string path)
     {
@@ -378,7 +406,10 @@ public static class ChildProcess
 
 public static class Cloud
 {
-    private static AwsClients Clients(Opts opts) => new(new ManimCloudOptions { Home = Path.GetTempPath(), Region = "us-east-1", EndpointUrl = opts.Endpoint });
+    private static AwsClients Clients(Opts opts) => new(new ManimCloudOptions
+    {
+        Home = Path.GetTempPath(), Region = "us-east-1", EndpointUrl = opts.Endpoint, DynamoDbEndpointUrl = opts.Endpoint, S3EndpointUrl = opts.S3Endpoint,
+    });
 
     /// <summary>The anchor's bucket is made like ManimCloud's code bucket (Object Lock, hence versioned), so both pay the same per-PUT server cost.</summary>
     public static async Task CreateAnchorBucketAsync(Opts opts, string bucket)
@@ -432,9 +463,20 @@ public static class Verify
     }
 }
 
-public sealed record MotoCounts(int Total, Dictionary<string, int> ByKind);
+public sealed record MotoCounts(int Total, Dictionary<string, int> ByKind)
+{
+    public MotoCounts Plus(MotoCounts other)
+    {
+        var by = new Dictionary<string, int>(ByKind);
+        foreach (var (k, v) in other.ByKind) by[k] = by.GetValueOrDefault(k) + v;
+        return new(Total + other.Total, by);
+    }
+}
 
-/// <summary>Counts moto_server's request log lines (werkzeug: `"METHOD /path HTTP/1.1" status -`) written since a position.</summary>
+/// <summary>
+/// Counts request log lines written since a position: moto_server's (werkzeug: `"METHOD /path HTTP/1.1" status -`)
+/// or FastS3's --log lines (`METHOD /path?query status …`).
+/// </summary>
 public static class MotoLog
 {
     public static long Position(string? path) => path is null || !File.Exists(path) ? 0 : new FileInfo(path).Length;
@@ -451,7 +493,16 @@ public static class MotoLog
         foreach (var line in text.Split('\n'))
         {
             var q = line.IndexOf('"');
-            if (q < 0) continue;
+            if (q < 0)
+            {
+                // FastS3: METHOD TARGET STATUS …
+                var fs = line.Split(' ', 4);
+                if (fs.Length < 3 || fs[0] is not ("GET" or "PUT" or "POST" or "HEAD" or "DELETE") || !fs[1].StartsWith('/')) continue;
+                total++;
+                var k = Classify(fs[0], fs[1]) + (fs[2].StartsWith('2') ? "" : $" → {fs[2]}");
+                by[k] = by.GetValueOrDefault(k) + 1;
+                continue;
+            }
             var end = line.IndexOf('"', q + 1);
             if (end < 0) continue;
             var parts = line[(q + 1)..end].Split(' ');
