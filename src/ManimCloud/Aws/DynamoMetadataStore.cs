@@ -104,35 +104,6 @@ public sealed class DynamoMetadataStore(IAmazonDynamoDB dynamo, string table, Re
         return r.Item is { Count: > 0 } item ? FromVideoItem(item) : null;
     }
 
-    public async Task<IReadOnlyDictionary<VideoId, VideoRecord>> GetVideosAsync(IReadOnlyList<VideoId> ids, CancellationToken ct)
-    {
-        var found = new Dictionary<VideoId, VideoRecord>();
-        foreach (var chunk in ids.Distinct().Chunk(100))
-        {
-            var pending = new Dictionary<string, KeysAndAttributes>
-            {
-                [table] = new KeysAndAttributes { Keys = chunk.Select(id => Key(id, MetaSk)).ToList(), ConsistentRead = true },
-            };
-            // BatchGetItem may leave keys unprocessed under load: ask for those again with backoff until none remain.
-            for (var attempt = 0; pending.TryGetValue(table, out var keys) && keys.Keys.Count > 0; attempt++)
-            {
-                if (attempt > 0) await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 50 * (1 << Math.Min(attempt, 7))) * Random.Shared.NextDouble()), ct);
-                if (attempt > 40)
-                    throw new ManimCloudException(ErrorKind.Throttled, $"DynamoDB left {keys.Keys.Count} reads unprocessed after {attempt} attempts.",
-                        "The table is throttling reads; raise its capacity or try again later.");
-                var request = new BatchGetItemRequest { RequestItems = pending };
-                var r = await Call("Reading videos from", table, t => dynamo.BatchGetItemAsync(request, t), ct);
-                foreach (var item in r.Responses?.GetValueOrDefault(table) ?? [])
-                {
-                    var video = FromVideoItem(item);
-                    found[video.Id] = video;
-                }
-                pending = r.UnprocessedKeys ?? new();
-            }
-        }
-        return found;
-    }
-
     public async Task<VideoRecord> UpdateVideoAsync(VideoRecord video, long expectedRevision, CancellationToken ct)
     {
         var stored = video with { Revision = expectedRevision + 1 };
@@ -225,25 +196,90 @@ public sealed class DynamoMetadataStore(IAmazonDynamoDB dynamo, string table, Re
 
     public async Task<bool> TryAddCodeVersionsAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct)
     {
-        if (versions.Count > IMetadataStore.MaxClaimBatch) throw new ArgumentException($"at most {IMetadataStore.MaxClaimBatch} versions per claim", nameof(versions));
-        if (versions.Count == 0) return true;
         if (versions.Count == 1) return await TryAddCodeVersionAsync(versions[0], ct);
+        return (await TryAddCodeVersionsAcrossAsync(versions, ct)).Count == 0;
+    }
+
+    public async Task<IReadOnlySet<VideoId>> TryAddCodeVersionsAcrossAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct)
+    {
+        if (versions.Count > IMetadataStore.MaxClaimBatch) throw new ArgumentException($"at most {IMetadataStore.MaxClaimBatch} versions per claim", nameof(versions));
+        if (versions.Count == 0) return new HashSet<VideoId>();
+        var what = versions.Select(v => v.Video).Distinct().Count() == 1
+            ? $"{versions[0].Video} v{versions[0].Version}–v{versions[^1].Version}"
+            : $"{versions.Count} versions of {versions.Select(v => v.Video).Distinct().Count()} videos";
+        return await TransactAsync("Claiming code versions", what,
+            versions.Select(v => new TransactWriteItem
+            {
+                Put = new Put { TableName = table, Item = CodeItem(v), ConditionExpression = "attribute_not_exists(pk)" },
+            }).ToList(), versions.Select(v => v.Video).ToList(), ct);
+    }
+
+    public async Task<IReadOnlyDictionary<VideoId, VideoRecord>> GetVideosAsync(IReadOnlyList<VideoId> ids, CancellationToken ct)
+    {
+        var found = new Dictionary<VideoId, VideoRecord>();
+        foreach (var chunk in ids.Distinct().Chunk(100))
+        {
+            var pending = new Dictionary<string, KeysAndAttributes>
+            {
+                [table] = new KeysAndAttributes { Keys = chunk.Select(id => Key(id, MetaSk)).ToList(), ConsistentRead = true },
+            };
+            // BatchGetItem may leave keys unprocessed under load: ask for those again with backoff until none remain.
+            for (var attempt = 0; pending.TryGetValue(table, out var keys) && keys.Keys.Count > 0; attempt++)
+            {
+                if (attempt > 0) await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 50 * (1 << Math.Min(attempt, 7))) * Random.Shared.NextDouble()), ct);
+                if (attempt > 40)
+                    throw new ManimCloudException(ErrorKind.Throttled, $"DynamoDB left {keys.Keys.Count} reads unprocessed after {attempt} attempts.",
+                        "The table is throttling reads; raise its capacity or try again later.");
+                var request = new BatchGetItemRequest { RequestItems = pending };
+                var r = await Call("Reading videos from", table, t => dynamo.BatchGetItemAsync(request, t), ct);
+                foreach (var item in r.Responses?.GetValueOrDefault(table) ?? [])
+                {
+                    var video = FromVideoItem(item);
+                    found[video.Id] = video;
+                }
+                pending = r.UnprocessedKeys ?? new();
+            }
+        }
+        return found;
+    }
+
+    public async Task<IReadOnlySet<VideoId>> TryUpdateVideosAsync(IReadOnlyList<(VideoRecord Video, long ExpectedRevision)> updates, CancellationToken ct)
+    {
+        if (updates.Count > IMetadataStore.MaxClaimBatch) throw new ArgumentException($"at most {IMetadataStore.MaxClaimBatch} records per update", nameof(updates));
+        if (updates.Count == 0) return new HashSet<VideoId>();
+        return await TransactAsync("Updating videos in", table,
+            updates.Select(u => new TransactWriteItem
+            {
+                Put = new Put
+                {
+                    TableName = table, Item = VideoItem(u.Video with { Revision = u.ExpectedRevision + 1 }),
+                    ConditionExpression = "revision = :expected",
+                    ExpressionAttributeValues = new() { [":expected"] = new AttributeValue { N = u.ExpectedRevision.ToString() } },
+                },
+            }).ToList(), updates.Select(u => u.Video.Id).ToList(), ct);
+    }
+
+    /// <summary>
+    /// One all-or-nothing TransactWriteItems. On cancellation, the videos whose items failed their condition (or met
+    /// another writer's transaction) are returned, and nothing was written; without reasons, every video counts.
+    /// </summary>
+    private async Task<IReadOnlySet<VideoId>> TransactAsync(string action, string what, List<TransactWriteItem> items, List<VideoId> videoOfItem, CancellationToken ct)
+    {
         try
         {
-            await Call("Claiming code versions", $"{versions[0].Video} v{versions[0].Version}–v{versions[^1].Version}", t => dynamo.TransactWriteItemsAsync(new TransactWriteItemsRequest
-            {
-                TransactItems = versions.Select(v => new TransactWriteItem
-                {
-                    Put = new Put { TableName = table, Item = CodeItem(v), ConditionExpression = "attribute_not_exists(pk)" },
-                }).ToList(),
-            }, t), ct);
-            return true;
+            // The token is derived from the content, so a retry after a lost answer is recognised by DynamoDB (for ten
+            // minutes) as the same transaction and succeeds, rather than failing on its own writes.
+            var content = string.Join("\n", items.Select(i => AttributeJson.FromItem(i.Put.Item).ToJsonString() + i.Put.ConditionExpression));
+            var token = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(content)))[..36];
+            await Call(action, what, t => dynamo.TransactWriteItemsAsync(new TransactWriteItemsRequest { TransactItems = items, ClientRequestToken = token }, t), ct);
+            return new HashSet<VideoId>();
         }
         catch (ManimCloudException e) when (e.InnerException is TransactionCanceledException tc
-            && tc.CancellationReasons?.Any(r => r.Code is "ConditionalCheckFailed" or "TransactionConflict") == true)
+            && tc.CancellationReasons?.Any(r => r.Code is "ConditionalCheckFailed" or "TransactionConflict") != false)
         {
-            // A number was taken, or another writer's transaction touched the same items: the caller re-reads and tries again.
-            return false;
+            var reasons = tc.CancellationReasons;
+            if (reasons is null || reasons.Count != items.Count) return videoOfItem.ToHashSet();
+            return videoOfItem.Where((_, i) => reasons[i].Code is "ConditionalCheckFailed" or "TransactionConflict").ToHashSet();
         }
     }
 

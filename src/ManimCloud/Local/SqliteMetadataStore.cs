@@ -36,18 +36,6 @@ public sealed class SqliteMetadataStore(Catalog catalog) : IMetadataStore
         return Task.FromResult(body is null ? null : RecordJson.VideoFromJson(JsonNode.Parse(body)!));
     }
 
-    public Task<IReadOnlyDictionary<VideoId, VideoRecord>> GetVideosAsync(IReadOnlyList<VideoId> ids, CancellationToken ct)
-    {
-        var found = new Dictionary<VideoId, VideoRecord>();
-        using var c = catalog.Open();
-        foreach (var id in ids.Distinct())
-        {
-            using var cmd = c.Command(null, "SELECT body FROM videos WHERE video_id = $id", ("$id", id.ToString()));
-            if (cmd.ExecuteScalar() is string body) found[id] = RecordJson.VideoFromJson(JsonNode.Parse(body)!);
-        }
-        return Task.FromResult<IReadOnlyDictionary<VideoId, VideoRecord>>(found);
-    }
-
     public Task<VideoRecord> UpdateVideoAsync(VideoRecord video, long expectedRevision, CancellationToken ct)
     {
         var stored = video with { Revision = expectedRevision + 1 };
@@ -136,25 +124,56 @@ public sealed class SqliteMetadataStore(Catalog catalog) : IMetadataStore
         }
     }
 
-    public Task<bool> TryAddCodeVersionsAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct)
+    public async Task<bool> TryAddCodeVersionsAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct) =>
+        (await TryAddCodeVersionsAcrossAsync(versions, ct)).Count == 0;
+
+    public Task<IReadOnlySet<VideoId>> TryAddCodeVersionsAcrossAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct)
     {
         if (versions.Count > IMetadataStore.MaxClaimBatch) throw new ArgumentException($"at most {IMetadataStore.MaxClaimBatch} versions per claim", nameof(versions));
-        try
+        // One immediate (write-locked) transaction: check every number, then claim all or none.
+        IReadOnlySet<VideoId> taken = catalog.InTransaction((c, tx) =>
         {
-            catalog.InTransaction((c, tx) =>
+            var conflicts = versions.Where(v => c.Command(tx, "SELECT 1 FROM code_versions WHERE video_id = $id AND version = $v",
+                ("$id", v.Video.ToString()), ("$v", v.Version)).ExecuteScalar() is not null).Select(v => v.Video).ToHashSet();
+            if (conflicts.Count > 0) return conflicts;
+            foreach (var version in versions)
+                c.Command(tx, "INSERT INTO code_versions(video_id, version, operation_id, body) VALUES ($id, $v, $op, $b)",
+                    ("$id", version.Video.ToString()), ("$v", version.Version), ("$op", version.OperationId),
+                    ("$b", RecordJson.Serialize(RecordJson.ToJson(version)))).ExecuteNonQuery();
+            return conflicts;
+        });
+        return Task.FromResult(taken);
+    }
+
+    public Task<IReadOnlyDictionary<VideoId, VideoRecord>> GetVideosAsync(IReadOnlyList<VideoId> ids, CancellationToken ct)
+    {
+        var found = new Dictionary<VideoId, VideoRecord>();
+        using var c = catalog.Open();
+        foreach (var id in ids.Distinct())
+        {
+            using var cmd = c.Command(null, "SELECT body FROM videos WHERE video_id = $id", ("$id", id.ToString()));
+            if (cmd.ExecuteScalar() is string body) found[id] = RecordJson.VideoFromJson(JsonNode.Parse(body)!);
+        }
+        return Task.FromResult<IReadOnlyDictionary<VideoId, VideoRecord>>(found);
+    }
+
+    public Task<IReadOnlySet<VideoId>> TryUpdateVideosAsync(IReadOnlyList<(VideoRecord Video, long ExpectedRevision)> updates, CancellationToken ct)
+    {
+        if (updates.Count > IMetadataStore.MaxClaimBatch) throw new ArgumentException($"at most {IMetadataStore.MaxClaimBatch} records per update", nameof(updates));
+        IReadOnlySet<VideoId> stale = catalog.InTransaction((c, tx) =>
+        {
+            var moved = updates.Where(u => c.Command(tx, "SELECT revision FROM videos WHERE video_id = $id", ("$id", u.Video.Id.ToString()))
+                .ExecuteScalar() is not long revision || revision != u.ExpectedRevision).Select(u => u.Video.Id).ToHashSet();
+            if (moved.Count > 0) return moved;
+            foreach (var (video, expected) in updates)
             {
-                foreach (var version in versions)
-                    c.Command(tx, "INSERT INTO code_versions(video_id, version, operation_id, body) VALUES ($id, $v, $op, $b)",
-                        ("$id", version.Video.ToString()), ("$v", version.Version), ("$op", version.OperationId),
-                        ("$b", RecordJson.Serialize(RecordJson.ToJson(version)))).ExecuteNonQuery();
-                return 0;
-            });
-            return Task.FromResult(true);
-        }
-        catch (SqliteException e) when (e.SqliteErrorCode == 19)
-        {
-            return Task.FromResult(false); // the transaction rolled back: nothing claimed
-        }
+                var stored = video with { Revision = expected + 1 };
+                c.Command(tx, "UPDATE videos SET revision = $r, body = $b WHERE video_id = $id",
+                    ("$r", stored.Revision), ("$b", RecordJson.Serialize(RecordJson.ToJson(stored))), ("$id", video.Id.ToString())).ExecuteNonQuery();
+            }
+            return moved;
+        });
+        return Task.FromResult(stale);
     }
 
     public Task<CodeVersion?> GetCodeVersionAsync(VideoId video, int version, CancellationToken ct)

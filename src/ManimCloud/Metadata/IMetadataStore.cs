@@ -36,8 +36,20 @@ public interface IMetadataStore
     /// </summary>
     Task<bool> TryAddCodeVersionsAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct);
 
-    /// <summary>Several records in one read (a sync pass); ids with no record are absent.</summary>
+    /// <summary>
+    /// Claims version numbers of several videos in one all-or-nothing write (at most <see cref="MaxClaimBatch"/>):
+    /// returns the videos with a number already taken (or in another writer's transaction); when any, nothing was claimed.
+    /// </summary>
+    Task<IReadOnlySet<VideoId>> TryAddCodeVersionsAcrossAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct);
+
+    /// <summary>Several records at once (a sync pass); ids with no record are absent.</summary>
     Task<IReadOnlyDictionary<VideoId, VideoRecord>> GetVideosAsync(IReadOnlyList<VideoId> ids, CancellationToken ct);
+
+    /// <summary>
+    /// Replaces several records in one all-or-nothing write (at most <see cref="MaxClaimBatch"/>), each only if its stored
+    /// revision equals the expected one: returns the ids whose revision moved on; when any, nothing was written.
+    /// </summary>
+    Task<IReadOnlySet<VideoId>> TryUpdateVideosAsync(IReadOnlyList<(VideoRecord Video, long ExpectedRevision)> updates, CancellationToken ct);
 
     /// <summary>The largest all-or-nothing claim (DynamoDB transactions take 100 items).</summary>
     const int MaxClaimBatch = 100;

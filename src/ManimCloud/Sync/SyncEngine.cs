@@ -95,11 +95,11 @@ public sealed class SyncEngine(
 
     /// <summary>
     /// The fast path for the common catch-up: code versions made offline that were never tried against the cloud, at
-    /// the head of their videos' queues. Numbered above the versions the workspace knows the cloud holds, they are
-    /// claimed for all videos at once, their objects stored in parallel, and the video records read in one request and
-    /// written in parallel — about one request per file and none to look anything up. Per video, a number someone
-    /// else took or a store that refuses sends that video back to the one-video path, which looks up what an earlier
-    /// attempt did before it acts. A cloud that goes away stops the pass.
+    /// the head of their videos' queues. Their numbers are claimed for many videos at once (one all-or-nothing write of
+    /// up to 100 claims, numbered above the versions the workspace knows the cloud holds), all objects are stored in
+    /// parallel, and the video records are read and written for many videos at once. Per video, a number someone
+    /// else took, a store that refuses, or a record that moved on sends that video back to the one-video path, which
+    /// looks up what an earlier attempt did before it acts. A cloud that goes away stops the pass.
     /// </summary>
     private async Task BulkCodeAsync(List<List<OutboxEntry>> lanes, Pass pass, CancellationTokenSource cloudGone)
     {
@@ -136,35 +136,41 @@ public sealed class SyncEngine(
             }).ToList());
         }
 
+        // Groups of up to 100 versions (whole videos) go through claim → objects → records independently, a few at a
+        // time, so one group's objects travel while the next group's claim is being written.
+        using var uploads = new SemaphoreSlim(BulkUploads);
+        var groups = Pack(claims.Keys.ToList(), v => claims[v].Versions.Count, Metadata.IMetadataStore.MaxClaimBatch)
+            .Select(g => g.ToDictionary(v => v, v => claims[v])).ToList();
+        await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = 4 },
+            async (group, _) => await BulkGroupAsync(group, pass, cloudGone, uploads));
+    }
+
+    private async Task BulkGroupAsync(Dictionary<VideoId, (List<OutboxEntry> Entries, List<CodeVersion> Versions)> claims, Pass pass,
+        CancellationTokenSource cloudGone, SemaphoreSlim uploadSlots)
+    {
+        var ct = cloudGone.Token;
         var back = new HashSet<VideoId>();   // videos handed back to the one-video path
         var tried = new HashSet<VideoId>();  // videos whose claims were sent (the cloud may hold them)
         try
         {
-            // 1. Claims: one conditional write per number, many at once. A video that lost any number to another
-            //    writer withdraws the ones it got and goes back: its versions must take consecutive numbers in order.
-            //    (Single writes, not transactions: half the write cost on DynamoDB, and no conflicts between videos.)
-            var won = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
-            var lost = new System.Collections.Concurrent.ConcurrentDictionary<VideoId, bool>();
-            tried.UnionWith(claims.Keys);
-            await Parallel.ForEachAsync(claims.Values.SelectMany(c => c.Versions), new ParallelOptions { MaxDegreeOfParallelism = BulkUploads, CancellationToken = ct },
-                async (version, token) =>
-                {
-                    if (await cloud.Metadata.TryAddCodeVersionAsync(version, token)) won[version.OperationId] = true;
-                    else lost[version.Video] = true;
-                });
-            foreach (var video in lost.Keys)
+            // 1. Claims in one all-or-nothing write; a video with a taken number goes back, the rest are written again.
+            var claiming = claims.Keys.ToList();
+            while (claiming.Count > 0)
             {
-                back.Add(video);
-                foreach (var v in claims[video].Versions.Where(v => won.ContainsKey(v.OperationId)))
-                    await cloud.Metadata.RemoveCodeVersionAsync(video, v.Version, v.OperationId, ct);
+                tried.UnionWith(claiming);
+                var taken = await cloud.Metadata.TryAddCodeVersionsAcrossAsync(claiming.SelectMany(v => claims[v].Versions).ToList(), ct);
+                if (taken.Count == 0) break;
+                back.UnionWith(taken);
+                claiming.RemoveAll(taken.Contains);
             }
 
-            // 2. Objects, all in parallel; a video with an object that could not be stored goes back (its unstored claims withdrawn).
+            // 2. Objects, in parallel; a video with an object that could not be stored goes back (its unstored claims withdrawn).
             var failed = new System.Collections.Concurrent.ConcurrentDictionary<VideoId, Exception>();
             var stored = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
             var uploads = claims.Where(c => !back.Contains(c.Key)).SelectMany(c => c.Value.Entries.Zip(c.Value.Versions)).ToList();
             await Parallel.ForEachAsync(uploads, new ParallelOptions { MaxDegreeOfParallelism = BulkUploads, CancellationToken = ct }, async (pair, token) =>
             {
+                await uploadSlots.WaitAsync(token);
                 try
                 {
                     await applier.StoreClaimedCodeAsync((StoreCode)pair.First.Operation, pair.Second, cloud, token);
@@ -173,6 +179,10 @@ public sealed class SyncEngine(
                 catch (ManimCloudException e) when (!e.IsRetryable)
                 {
                     failed.TryAdd(pair.Second.Video, e);
+                }
+                finally
+                {
+                    uploadSlots.Release();
                 }
             });
             foreach (var video in failed.Keys)
@@ -185,27 +195,38 @@ public sealed class SyncEngine(
                 }
             }
 
-            // 3. Records: read together, then each written on the revision read; one that moved on is read again and retried.
+            // 3. Records: read together, written together; one that moved on (or is missing) is changed on its own.
             var ready = claims.Keys.Where(v => !back.Contains(v)).ToList();
             var current = await cloud.Metadata.GetVideosAsync(ready, ct);
-            back.UnionWith(ready.Where(v => !current.ContainsKey(v)));
-            var records = new System.Collections.Concurrent.ConcurrentDictionary<VideoId, VideoRecord>();
-            await Parallel.ForEachAsync(ready.Where(current.ContainsKey), new ParallelOptions { MaxDegreeOfParallelism = BulkUploads, CancellationToken = ct },
-                async (video, token) =>
+            var records = new Dictionary<VideoId, VideoRecord>();
+            var updates = new List<(VideoRecord Video, long ExpectedRevision)>();
+            foreach (var video in ready)
+            {
+                if (!current.TryGetValue(video, out var record)) { back.Add(video); continue; }
+                var ops = claims[video].Entries.Select(e => (StoreCode)e.Operation).ToList();
+                if (OperationApplier.WithCode(record, ops, claims[video].Versions) is { } changed) updates.Add((changed, record.Revision));
+                else records[video] = record;
+            }
+            foreach (var chunk in updates.Chunk(Metadata.IMetadataStore.MaxClaimBatch))
+            {
+                var members = chunk.ToList();
+                while (members.Count > 0)
                 {
-                    var ops = claims[video].Entries.Select(e => (StoreCode)e.Operation).ToList();
-                    var record = current[video];
-                    try
+                    var moved = await cloud.Metadata.TryUpdateVideosAsync(members, ct);
+                    if (moved.Count == 0)
                     {
-                        records[video] = OperationApplier.WithCode(record, ops, claims[video].Versions) is { } changed
-                            ? await cloud.Metadata.UpdateVideoAsync(changed, record.Revision, token)
-                            : record;
+                        foreach (var (video, revision) in members) records[video.Id] = video with { Revision = revision + 1 };
+                        break;
                     }
-                    catch (ConcurrencyConflictException)
+                    foreach (var (video, _) in members.Where(m => moved.Contains(m.Video.Id)))
                     {
-                        records[video] = await Videos.VideoRecords.ChangeAsync(cloud.Metadata, video, r => OperationApplier.WithCode(r, ops, claims[video].Versions), token);
+                        var ops = claims[video.Id].Entries.Select(e => (StoreCode)e.Operation).ToList();
+                        records[video.Id] = await Videos.VideoRecords.ChangeAsync(cloud.Metadata, video.Id,
+                            r => OperationApplier.WithCode(r, ops, claims[video.Id].Versions), ct);
                     }
-                });
+                    members.RemoveAll(m => moved.Contains(m.Video.Id));
+                }
+            }
 
             // 4. The workspace follows: records, the numbers the cloud gave, and the outbox.
             await local.Metadata.PutVideosAsync(records.Values.ToList(), ct);
@@ -241,6 +262,25 @@ public sealed class SyncEngine(
                 cloudGone.Cancel();
             }
         }
+    }
+
+    /// <summary>Packs items into groups whose weights add up to at most <paramref name="max"/>, in order.</summary>
+    private static IEnumerable<List<T>> Pack<T>(IReadOnlyList<T> items, Func<T, int> weight, int max)
+    {
+        var group = new List<T>();
+        var sum = 0;
+        foreach (var item in items)
+        {
+            if (sum + weight(item) > max && group.Count > 0)
+            {
+                yield return group;
+                group = [];
+                sum = 0;
+            }
+            group.Add(item);
+            sum += weight(item);
+        }
+        if (group.Count > 0) yield return group;
     }
 
     /// <summary>The tallies of one pass, shared by its lanes.</summary>

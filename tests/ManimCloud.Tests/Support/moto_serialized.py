@@ -5,16 +5,56 @@ when the transaction began, which erases conditional writes other server threads
 (a version claimed by one writer is silently handed out again). DynamoDB never does that: its conditional
 writes and transactions are serializable. Handling one request at a time gives the tests a server with the
 isolation DynamoDB guarantees; connections are still accepted concurrently.
+
+The same snapshot is also taken once per item of the transaction rather than once per table: a 100-item
+transaction on a table of 2,000 items deep-copies 200,000 items, seconds of CPU for one request. The copies are
+all made before the first write, so they are identical; here each table is copied once per transaction (the
+same rollback, at a hundredth of the cost). The benchmarks use this server for DynamoDB for that reason.
 """
 import sys
 import threading
 
+import copy
+
 from werkzeug.serving import run_simple
+from moto.dynamodb import models as dynamodb_models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 host, port = sys.argv[1], int(sys.argv[2])
 app = DomainDispatcherApplication(create_backend_app)
 lock = threading.Lock()
+
+
+class _OncePerTransaction:
+    """The `copy` module as moto's DynamoDB backend sees it: deepcopy returns one copy per object per transaction."""
+
+    snapshots = None
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    def deepcopy(self, obj, memo=None):
+        if self.snapshots is None or not isinstance(obj, dynamodb_models.Table):
+            return copy.deepcopy(obj, memo)
+        if id(obj) not in self.snapshots:
+            self.snapshots[id(obj)] = copy.deepcopy(obj, memo)
+        return self.snapshots[id(obj)]
+
+
+_once = _OncePerTransaction()
+dynamodb_models.copy = _once
+_transact = dynamodb_models.DynamoDBBackend.transact_write_items
+
+
+def _transact_write_items(self, *args, **kwargs):
+    _once.snapshots = {}  # requests are serialized (below), so one transaction runs at a time
+    try:
+        return _transact(self, *args, **kwargs)
+    finally:
+        _once.snapshots = None
+
+
+dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items
 
 
 def serialized(environ, start_response):
