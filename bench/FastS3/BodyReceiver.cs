@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Hashing;
 using System.IO.Pipelines;
 using System.Security.Cryptography;
 using System.Text;
@@ -6,9 +7,17 @@ using Microsoft.Win32.SafeHandles;
 
 namespace FastS3;
 
-/// <summary>What arrived: decoded length, MD5 (for the ETag), the computed flexible checksum and any trailers.</summary>
-public sealed record ReceivedBody(long Length, string Md5Hex, string Md5Base64, ChecksumAlgorithm? Algorithm, string? Checksum,
-    IReadOnlyDictionary<string, string> Trailers);
+/// <summary>
+/// What arrived: decoded length, the ETag's hex digest (MD5 when it was asked for, else XxHash128), MD5 in base64 when
+/// computed, the computed flexible checksum, the payload SHA-256 in hex when asked for, and any trailers.
+/// </summary>
+public sealed record ReceivedBody(long Length, string ETagHex, string? Md5Base64, ChecksumAlgorithm? Algorithm, string? Checksum,
+    string? Sha256Hex, IReadOnlyDictionary<string, string> Trailers);
+
+/// <summary>Which digests to compute besides the flexible checksum.</summary>
+/// <param name="Md5">MD5 (for Content-MD5 or MD5 ETags); otherwise the ETag is XxHash128, ~10× cheaper.</param>
+/// <param name="Sha256">SHA-256 of the payload (to check a hex x-amz-content-sha256).</param>
+public readonly record struct Digests(bool Md5, bool Sha256);
 
 /// <summary>
 /// Streams a request body to a file: plain bodies as they are, `aws-chunked` bodies (signed or unsigned, with
@@ -19,9 +28,9 @@ public static class BodyReceiver
 {
     private const int BufferSize = 1 << 20;
 
-    public static async Task<ReceivedBody> ReceiveAsync(PipeReader reader, bool awsChunked, string path, ChecksumAlgorithm? algorithm, CancellationToken ct)
+    public static async Task<ReceivedBody> ReceiveAsync(PipeReader reader, bool awsChunked, string path, ChecksumAlgorithm? algorithm, Digests digests, CancellationToken ct)
     {
-        await using var sink = new FileSink(path, algorithm);
+        await using var sink = new FileSink(path, algorithm, digests);
         var trailers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         var decoder = awsChunked ? new ChunkDecoder(trailers) : null;
         var slices = new List<ReadOnlySequence<byte>>();
@@ -115,14 +124,20 @@ public static class BodyReceiver
     {
         private readonly SafeFileHandle _file;
         private readonly byte[] _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-        private readonly IncrementalHash _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+        // The ETag's digest: MD5 (~0.9 GB/s here) only when asked for, else XxHash128 (far above memory bandwidth).
+        private readonly IncrementalHash? _md5;
+        private readonly XxHash128? _xx;
+        private readonly IncrementalHash? _sha256;
         private readonly ChecksumAlgorithm? _algorithm;
         private readonly Checksums.Hasher? _checksum;
         private int _filled;
         private long _written;
 
-        public FileSink(string path, ChecksumAlgorithm? algorithm)
+        public FileSink(string path, ChecksumAlgorithm? algorithm, Digests digests)
         {
+            if (digests.Md5) _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+            else _xx = new XxHash128();
+            if (digests.Sha256) _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             _file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, FileOptions.Asynchronous);
             _algorithm = algorithm;
             _checksum = algorithm is { } a ? Checksums.Create(a) : null;
@@ -144,7 +159,9 @@ public static class BodyReceiver
         {
             if (_filled == 0) return;
             var chunk = _buffer.AsMemory(0, _filled);
-            _md5.AppendData(chunk.Span);
+            _md5?.AppendData(chunk.Span);
+            _xx?.Append(chunk.Span);
+            _sha256?.AppendData(chunk.Span);
             _checksum?.Append(chunk.Span);
             await RandomAccess.WriteAsync(_file, chunk, _written, ct);
             _written += _filled;
@@ -154,14 +171,17 @@ public static class BodyReceiver
         public async Task<ReceivedBody> FinishAsync(IReadOnlyDictionary<string, string> trailers, CancellationToken ct)
         {
             await FlushAsync(ct);
-            var md5 = _md5.GetHashAndReset();
-            return new ReceivedBody(_written, Convert.ToHexStringLower(md5), Convert.ToBase64String(md5), _algorithm, _checksum?.FinishBase64(), trailers);
+            var md5 = _md5?.GetHashAndReset();
+            var etag = md5 ?? _xx!.GetCurrentHash();
+            return new ReceivedBody(_written, Convert.ToHexStringLower(etag), md5 is null ? null : Convert.ToBase64String(md5), _algorithm,
+                _checksum?.FinishBase64(), _sha256 is null ? null : Convert.ToHexStringLower(_sha256.GetHashAndReset()), trailers);
         }
 
         public ValueTask DisposeAsync()
         {
             _file.Dispose();
-            _md5.Dispose();
+            _md5?.Dispose();
+            _sha256?.Dispose();
             ArrayPool<byte>.Shared.Return(_buffer);
             return ValueTask.CompletedTask;
         }

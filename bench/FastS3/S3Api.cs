@@ -8,11 +8,23 @@ using Microsoft.Win32.SafeHandles;
 
 namespace FastS3;
 
+/// <summary>How FastS3 spends CPU on bodies.</summary>
+/// <param name="Md5ETags">MD5 ETags for parts too (S3's own behaviour) instead of XxHash128 ones; single PUTs always have MD5 ETags.</param>
+/// <param name="VerifySha256">Check a hex x-amz-content-sha256 (signed payload) against the body (~2 GB/s of SHA-256).</param>
+public sealed record ServerOptions(bool Md5ETags = false, bool VerifySha256 = false);
+
 /// <summary>
-/// The S3 REST operations the benchmark's clients use, path-style (`/bucket/key`), with any signature accepted.
+/// The S3 REST operations the benchmarks' clients use, path-style (`/bucket/key`), with any signature accepted.
 /// </summary>
-public sealed class S3Api(Storage storage)
+public sealed class S3Api(Storage storage, ServerOptions options)
 {
+    /// <summary>Bucket sub-resources that are stored as sent and otherwise change nothing here.</summary>
+    private static readonly string[] BucketSubresources =
+    [
+        "versioning", "encryption", "object-lock", "lifecycle", "tagging", "policy", "publicAccessBlock", "ownershipControls",
+        "cors", "acl", "logging", "notification", "accelerate", "requestPayment", "website", "replication", "intelligent-tiering",
+    ];
+
     private static readonly XNamespace Ns = "http://s3.amazonaws.com/doc/2006-03-01/";
     private const long MinPartSize = 5L << 20;
     private long _requests;
@@ -42,6 +54,9 @@ public sealed class S3Api(Storage storage)
         if (bucket.Length == 0)
             return method == "GET" ? ListBucketsAsync(ctx) : throw NotImplemented(method, "/");
         if (key.Length == 0)
+        {
+            if (BucketSubresources.FirstOrDefault(q.ContainsKey) is { } sub)
+                return BucketConfigAsync(ctx, storage.GetBucket(bucket), sub);
             return method switch
             {
                 "PUT" => CreateBucket(ctx, bucket),
@@ -52,6 +67,9 @@ public sealed class S3Api(Storage storage)
                 "GET" => ListObjectsAsync(ctx, storage.GetBucket(bucket)),
                 _ => throw NotImplemented(method, bucket),
             };
+        }
+        if (q.ContainsKey("retention") || q.ContainsKey("legal-hold") || q.ContainsKey("tagging"))
+            return ObjectConfigAsync(ctx, storage.GetBucket(bucket), key);
         return method switch
         {
             "PUT" when ctx.Request.Headers.ContainsKey("x-amz-copy-source") => throw NotImplemented("copy", key),
@@ -88,7 +106,8 @@ public sealed class S3Api(Storage storage)
 
     private Task CreateBucket(HttpContext ctx, string bucket)
     {
-        storage.Buckets.TryAdd(bucket, new Bucket(bucket));
+        var objectLock = string.Equals(ctx.Request.Headers["x-amz-bucket-object-lock-enabled"], "true", StringComparison.OrdinalIgnoreCase);
+        storage.Buckets.TryAdd(bucket, new Bucket(bucket, objectLock));
         ctx.Response.Headers.Location = "/" + bucket;
         return Task.CompletedTask;
     }
@@ -109,19 +128,145 @@ public sealed class S3Api(Storage storage)
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Bucket configuration (versioning, encryption, Object Lock, lifecycle, policy …): a PUT stores the body, a GET returns
+    /// it (or what S3 reports for a bucket without one), a DELETE forgets it. None of it changes how FastS3 stores objects.
+    /// </summary>
+    private async Task BucketConfigAsync(HttpContext ctx, Bucket bucket, string sub)
+    {
+        switch (ctx.Request.Method)
+        {
+            case "PUT":
+                using (var reader = new StreamReader(ctx.Request.Body))
+                    bucket.Config[sub] = await reader.ReadToEndAsync(ctx.RequestAborted);
+                return;
+            case "DELETE":
+                bucket.Config.TryRemove(sub, out _);
+                ctx.Response.StatusCode = 204;
+                return;
+            case "GET":
+                if (bucket.Config.TryGetValue(sub, out var stored))
+                {
+                    ctx.Response.ContentType = sub == "policy" ? "application/json" : "application/xml";
+                    await ctx.Response.WriteAsync(stored, ctx.RequestAborted);
+                    return;
+                }
+                var fallback = sub switch
+                {
+                    "versioning" => new XElement(Ns + "VersioningConfiguration", bucket.ObjectLockEnabled ? new XElement(Ns + "Status", "Enabled") : null),
+                    "encryption" => new XElement(Ns + "ServerSideEncryptionConfiguration", new XElement(Ns + "Rule",
+                        new XElement(Ns + "ApplyServerSideEncryptionByDefault", new XElement(Ns + "SSEAlgorithm", "AES256")),
+                        new XElement(Ns + "BucketKeyEnabled", "false"))),
+                    "object-lock" when bucket.ObjectLockEnabled => new XElement(Ns + "ObjectLockConfiguration", new XElement(Ns + "ObjectLockEnabled", "Enabled")),
+                    "acl" => new XElement(Ns + "AccessControlPolicy", new XElement(Ns + "Owner", new XElement(Ns + "ID", "fasts3")),
+                        new XElement(Ns + "AccessControlList")),
+                    _ => null,
+                };
+                if (fallback is not null) { await WriteXmlAsync(ctx, 200, fallback); return; }
+                throw sub switch
+                {
+                    "object-lock" => new S3Error(404, "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket."),
+                    "lifecycle" => new S3Error(404, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist."),
+                    "tagging" => new S3Error(404, "NoSuchTagSet", "The TagSet does not exist."),
+                    "policy" => new S3Error(404, "NoSuchBucketPolicy", "The bucket policy does not exist."),
+                    "publicAccessBlock" => new S3Error(404, "NoSuchPublicAccessBlockConfiguration", "The public access block configuration was not found."),
+                    "ownershipControls" => new S3Error(404, "OwnershipControlsNotFoundError", "The bucket ownership controls were not found."),
+                    "cors" => new S3Error(404, "NoSuchCORSConfiguration", "The CORS configuration does not exist."),
+                    "website" => new S3Error(404, "NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration."),
+                    "replication" => new S3Error(404, "ReplicationConfigurationNotFoundError", "The replication configuration was not found."),
+                    _ => new S3Error(404, "NoSuchConfiguration", $"The bucket has no {sub} configuration."),
+                };
+            default:
+                throw NotImplemented(ctx.Request.Method + " ?" + sub, bucket.Name);
+        }
+    }
+
+    /// <summary>Object retention, legal hold and tags: kept with the object and returned on HEAD/GET as S3 does; nothing is enforced.</summary>
+    private async Task ObjectConfigAsync(HttpContext ctx, Bucket bucket, string key)
+    {
+        var q = ctx.Request.Query;
+        var method = ctx.Request.Method;
+        if (method == "PUT")
+        {
+            XElement root;
+            try { root = (await XDocument.LoadAsync(ctx.Request.Body, LoadOptions.None, ctx.RequestAborted)).Root!; }
+            catch (System.Xml.XmlException e) { throw new S3Error(400, "MalformedXML", e.Message); }
+            storage.Update(bucket, key, o =>
+            {
+                if (q.ContainsKey("tagging")) return o with { TaggingXml = root.ToString(SaveOptions.DisableFormatting) };
+                var echoed = new Dictionary<string, string>(o.Echoed, StringComparer.OrdinalIgnoreCase);
+                if (q.ContainsKey("legal-hold")) echoed["x-amz-object-lock-legal-hold"] = Child(root, "Status");
+                else { echoed["x-amz-object-lock-mode"] = Child(root, "Mode"); echoed["x-amz-object-lock-retain-until-date"] = Child(root, "RetainUntilDate"); }
+                return o with { Echoed = echoed };
+            });
+            return;
+        }
+        var obj = storage.GetObject(bucket, key);
+        if (method == "DELETE" && q.ContainsKey("tagging"))
+        {
+            storage.Update(bucket, key, o => o with { TaggingXml = null });
+            ctx.Response.StatusCode = 204;
+            return;
+        }
+        if (method != "GET") throw NotImplemented(method, key);
+        if (q.ContainsKey("tagging"))
+        {
+            if (obj.TaggingXml is { } xml) { ctx.Response.ContentType = "application/xml"; await ctx.Response.WriteAsync(xml, ctx.RequestAborted); }
+            else await WriteXmlAsync(ctx, 200, new XElement(Ns + "Tagging", new XElement(Ns + "TagSet")));
+            return;
+        }
+        if (q.ContainsKey("legal-hold"))
+        {
+            if (!obj.Echoed.TryGetValue("x-amz-object-lock-legal-hold", out var status))
+                throw new S3Error(404, "NoSuchObjectLockConfiguration", "The specified object does not have a legal hold.");
+            await WriteXmlAsync(ctx, 200, new XElement(Ns + "LegalHold", new XElement(Ns + "Status", status)));
+            return;
+        }
+        if (!obj.Echoed.TryGetValue("x-amz-object-lock-mode", out var mode))
+            throw new S3Error(404, "NoSuchObjectLockConfiguration", "The specified object does not have a retention configuration.");
+        await WriteXmlAsync(ctx, 200, new XElement(Ns + "Retention", new XElement(Ns + "Mode", mode),
+            new XElement(Ns + "RetainUntilDate", obj.Echoed.GetValueOrDefault("x-amz-object-lock-retain-until-date"))));
+    }
+
     // ---- single-request objects ----
 
     private async Task PutObjectAsync(HttpContext ctx, string bucketName, string key)
     {
         var bucket = storage.GetBucket(bucketName);
+        var h = ctx.Request.Headers;
+        var createOnly = IsCreateOnly(ctx);
+        // Refuse early, before reading the body, when the key is already there (S3 checks again when the body is in).
+        if (createOnly && bucket.Objects.ContainsKey(key)) throw Storage.PreconditionFailed();
         var path = storage.NewDataPath();
-        var body = await ReceiveAsync(ctx, path, null);
-        storage.Put(bucket, new StoredObject(key, body.Length, Quote(body.Md5Hex), ContentType(ctx), DateTimeOffset.UtcNow,
+        var body = await ReceiveAsync(ctx, path, null, md5ETag: !EncryptedWithKey(ctx));
+        var obj = new StoredObject(key, body.Length, Quote(body.ETagHex), ContentType(ctx), DateTimeOffset.UtcNow,
             UserMetadata(ctx), body.Algorithm, body.Checksum, body.Algorithm is null ? null : "FULL_OBJECT",
-            [new Segment(path, body.Length)]));
-        ctx.Response.Headers.ETag = Quote(body.Md5Hex);
+            [new Segment(path, body.Length)]) { Echoed = EchoedHeaders(ctx) };
+        try { storage.PutConditional(bucket, obj, createOnly, IfMatch(ctx)); }
+        catch { File.Delete(path); throw; }
+        ctx.Response.Headers.ETag = obj.ETag;
+        EchoStored(ctx, obj.Echoed, encryptionOnly: true);
         EchoChecksum(ctx, body.Algorithm, body.Checksum, body.Algorithm is null ? null : "FULL_OBJECT");
     }
+
+    /// <summary>
+    /// Whether the object is SSE-KMS or SSE-C encrypted, the case where S3's single-PUT ETag is not the body's MD5.
+    /// For every other single PUT, S3 documents the ETag as the MD5 and AWSSDK .NET checks it: a whole-object GetObject
+    /// whose ETag has no '-' and no SSE-KMS key id / SSE-C header in the response is hashed with MD5 and fails
+    /// ("Expected hash not equal to calculated hash") otherwise. So single PUTs keep MD5 ETags; parts, where the
+    /// bulk of a large transfer's bytes go and which no client checks, get the cheap XxHash128 ETag.
+    /// </summary>
+    private static bool EncryptedWithKey(HttpContext ctx) =>
+        ((string?)ctx.Request.Headers["x-amz-server-side-encryption"])?.StartsWith("aws:kms", StringComparison.OrdinalIgnoreCase) == true
+        || ctx.Request.Headers.ContainsKey("x-amz-server-side-encryption-customer-algorithm");
+
+    /// <summary>If-None-Match: * (S3's create-only write; no other If-None-Match value is allowed on a write).</summary>
+    private static bool IsCreateOnly(HttpContext ctx) => ctx.Request.Headers.IfNoneMatch is { Count: > 0 } v
+        ? v.ToString().Trim() == "*" ? true : throw new S3Error(501, "NotImplemented", "A write accepts only If-None-Match: *.")
+        : false;
+
+    private static Func<string, bool>? IfMatch(HttpContext ctx) =>
+        ctx.Request.Headers.IfMatch is { Count: > 0 } v ? etag => EtagMatches(v, etag) : null;
 
     private Task DeleteObject(HttpContext ctx, string bucket, string key)
     {
@@ -170,6 +315,7 @@ public sealed class S3Api(Storage storage)
         res.Headers.LastModified = obj.LastModified.ToString("R", CultureInfo.InvariantCulture);
         res.Headers.AcceptRanges = "bytes";
         foreach (var (k, v) in obj.Metadata) res.Headers["x-amz-meta-" + k] = v;
+        EchoStored(ctx, obj.Echoed, encryptionOnly: false);
         // Like S3: the stored checksum comes back only when asked for, and only for the whole object.
         if (string.Equals(h["x-amz-checksum-mode"], "ENABLED", StringComparison.OrdinalIgnoreCase))
         {
@@ -232,8 +378,9 @@ public sealed class S3Api(Storage storage)
         var type = algorithm is null ? "" : (string?)h["x-amz-checksum-type"] is { Length: > 0 } t ? t.ToUpperInvariant() : "COMPOSITE";
         if (type == "FULL_OBJECT" && algorithm is not (ChecksumAlgorithm.Crc32 or ChecksumAlgorithm.Crc32C or ChecksumAlgorithm.Crc64Nvme))
             throw new S3Error(400, "InvalidRequest", "FULL_OBJECT checksums exist only for the CRC algorithms.");
-        var upload = new MultipartUpload(Guid.NewGuid().ToString("N"), bucket, key, ContentType(ctx), UserMetadata(ctx), algorithm, type);
+        var upload = new MultipartUpload(Guid.NewGuid().ToString("N"), bucket, key, ContentType(ctx), UserMetadata(ctx), algorithm, type, EchoedHeaders(ctx));
         storage.Uploads[upload.Id] = upload;
+        EchoStored(ctx, upload.Echoed, encryptionOnly: true);
         if (algorithm is { } a)
         {
             ctx.Response.Headers["x-amz-checksum-algorithm"] = a.ToString().ToUpperInvariant();
@@ -248,18 +395,19 @@ public sealed class S3Api(Storage storage)
         var upload = storage.GetUpload(uploadId, bucket, key);
         var number = ParsePartNumber(partNumber);
         var path = storage.NewDataPath();
-        var body = await ReceiveAsync(ctx, path, upload.Algorithm);
+        var body = await ReceiveAsync(ctx, path, upload.Algorithm, md5ETag: false);
         if (upload.Algorithm is { } declared && body.Algorithm != declared)
         {
             File.Delete(path);
             throw new S3Error(400, "InvalidRequest", $"The upload was created for {declared} checksums; this part carries {body.Algorithm}.");
         }
-        var part = new Part(number, new Segment(path, body.Length), Quote(body.Md5Hex), body.Algorithm, body.Checksum, DateTimeOffset.UtcNow);
+        var part = new Part(number, new Segment(path, body.Length), Quote(body.ETagHex), body.Algorithm, body.Checksum, DateTimeOffset.UtcNow);
         Part? replaced = null;
         upload.Parts.AddOrUpdate(number, part, (_, old) => { replaced = old; return part; });
         if (replaced is not null) Storage.Delete([replaced.Data]);
         if (!storage.Uploads.ContainsKey(uploadId)) File.Delete(path); // aborted meanwhile
         ctx.Response.Headers.ETag = part.ETag;
+        EchoStored(ctx, upload.Echoed, encryptionOnly: true);
         EchoChecksum(ctx, body.Algorithm, body.Checksum, null);
     }
 
@@ -299,24 +447,35 @@ public sealed class S3Api(Storage storage)
         string? checksum = null;
         // An upload created without an algorithm whose parts all carry the same one gets a COMPOSITE checksum of it.
         var algorithm = upload.Algorithm ?? (parts.Select(p => p.Algorithm).Distinct().ToList() is [{ } only] ? only : null);
+        var h = ctx.Request.Headers;
+        var size = segments.Sum(s => s.Length);
+        if ((string?)h["x-amz-mp-object-size"] is { Length: > 0 } declaredSize && declaredSize != size.ToString(CultureInfo.InvariantCulture))
+            throw new S3Error(400, "InvalidRequest", $"x-amz-mp-object-size is {declaredSize}; the listed parts hold {size} bytes.");
+        var fullObject = upload.Algorithm is not null && upload.ChecksumType == "FULL_OBJECT";
+        if ((string?)h["x-amz-checksum-type"] is { Length: > 0 } declaredType
+            && !string.Equals(declaredType, upload.Algorithm is null ? "COMPOSITE" : upload.ChecksumType, StringComparison.OrdinalIgnoreCase))
+            throw new S3Error(400, "InvalidRequest", $"The upload was created with checksum type {(upload.Algorithm is null ? "(none)" : upload.ChecksumType)}; Complete says {declaredType}.");
         if (algorithm is { } alg)
         {
-            checksum = upload.Algorithm is not null && upload.ChecksumType == "FULL_OBJECT"
-                ? await WholeChecksumAsync(alg, segments, ctx.RequestAborted)
+            // FULL_OBJECT: the whole object's CRC, combined from the part CRCs (each verified against its body on upload).
+            checksum = fullObject
+                ? Checksums.CombineFullObject(alg, parts.Select(p => (p.Checksum!, p.Data.Length)).ToList())
                 : Checksums.Composite(alg, parts.Select(p => p.Checksum!).ToList());
-            if ((string?)ctx.Request.Headers[Checksums.HeaderName(alg)] is { Length: > 0 } expected && expected != checksum)
-                throw new S3Error(400, "BadDigest", $"The {Checksums.Name(alg)} you specified ({expected}) does not match the object's ({checksum}).");
+            if ((string?)h[Checksums.HeaderName(alg)] is { Length: > 0 } expected && expected != checksum)
+                throw new S3Error(400, "BadDigest", $"The {Checksums.Name(alg)} you specified ({expected}) does not match the {(fullObject ? "whole object's" : "multipart")} checksum computed from the parts ({checksum}).");
         }
 
-        storage.Uploads.TryRemove(uploadId, out _);
-        Storage.Delete(upload.Parts.Values.Where(p => !parts.Contains(p)).Select(p => p.Data));
         var checksumType = algorithm is null ? null : upload.Algorithm is null ? "COMPOSITE" : upload.ChecksumType;
-        storage.Put(bucket, new StoredObject(key, segments.Sum(s => s.Length), etag, upload.ContentType, DateTimeOffset.UtcNow,
+        storage.PutConditional(bucket, new StoredObject(key, size, etag, upload.ContentType, DateTimeOffset.UtcNow,
             upload.Metadata, algorithm, checksum, checksumType, segments)
         {
             PartsCount = parts.Count,
             PartChecksums = parts.Select(p => p.Algorithm == algorithm ? p.Checksum : null).ToList(),
-        });
+            Echoed = upload.Echoed,
+        }, IsCreateOnly(ctx), IfMatch(ctx));
+        storage.Uploads.TryRemove(uploadId, out _);
+        Storage.Delete(upload.Parts.Values.Where(p => !parts.Contains(p)).Select(p => p.Data));
+        EchoStored(ctx, upload.Echoed, encryptionOnly: true);
 
         var result = new XElement(Ns + "CompleteMultipartUploadResult",
             new XElement(Ns + "Location", $"http://{ctx.Request.Host}/{bucketName}/{Uri.EscapeDataString(key)}"),
@@ -327,29 +486,6 @@ public sealed class S3Api(Storage storage)
             EchoChecksum(ctx, used, checksum, checksumType);
         }
         await WriteXmlAsync(ctx, 200, result);
-    }
-
-    /// <summary>FULL_OBJECT CRCs cannot be composed from part CRCs without CRC algebra; reading the parts back is simpler and fast.</summary>
-    private static async Task<string> WholeChecksumAsync(ChecksumAlgorithm algorithm, IReadOnlyList<Segment> segments, CancellationToken ct)
-    {
-        var hasher = Checksums.Create(algorithm);
-        var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
-        try
-        {
-            foreach (var seg in segments)
-            {
-                using var file = File.OpenHandle(seg.Path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
-                for (long offset = 0; offset < seg.Length;)
-                {
-                    var n = await RandomAccess.ReadAsync(file, buffer.AsMemory(0, buffer.Length), offset, ct);
-                    if (n == 0) break;
-                    hasher.Append(buffer.AsSpan(0, n));
-                    offset += n;
-                }
-            }
-            return hasher.FinishBase64();
-        }
-        finally { ArrayPool<byte>.Shared.Return(buffer); }
     }
 
     private Task AbortMultipartUpload(HttpContext ctx, string bucket, string key, string uploadId)
@@ -462,7 +598,7 @@ public sealed class S3Api(Storage storage)
     /// Receives a PUT body into <paramref name="path"/> and checks it against what the client declared:
     /// length (decoded length for aws-chunked), Content-MD5, and the flexible checksum from a header or trailer.
     /// </summary>
-    private static async Task<ReceivedBody> ReceiveAsync(HttpContext ctx, string path, ChecksumAlgorithm? uploadAlgorithm)
+    private async Task<ReceivedBody> ReceiveAsync(HttpContext ctx, string path, ChecksumAlgorithm? uploadAlgorithm, bool md5ETag)
     {
         var h = ctx.Request.Headers;
         var chunked = h.ContentEncoding.Any(v => v?.Contains("aws-chunked", StringComparison.OrdinalIgnoreCase) == true)
@@ -472,14 +608,23 @@ public sealed class S3Api(Storage storage)
             ?? Checksums.All.Where(a => h.ContainsKey(Checksums.HeaderName(a))).Select(a => (ChecksumAlgorithm?)a).FirstOrDefault()
             ?? Checksums.Parse(h["x-amz-sdk-checksum-algorithm"])
             ?? uploadAlgorithm;
+        // MD5 only when it is needed: to check a Content-MD5, for a single PUT's ETag (see PutObjectAsync), or with --md5-etags.
+        var contentMd5 = (string?)h["Content-MD5"];
+        // A hex x-amz-content-sha256 is a signed payload's hash (UNSIGNED-PAYLOAD and STREAMING-… are not hashes);
+        // checking it costs a SHA-256 pass (~2 GB/s with SHA-NI here), so only with --verify-sha256.
+        var payloadHash = (string?)h["x-amz-content-sha256"];
+        var signedPayload = options.VerifySha256 && !chunked && payloadHash is { Length: 64 };
+        var digests = new Digests(Md5: md5ETag || options.Md5ETags || !string.IsNullOrEmpty(contentMd5), Sha256: signedPayload);
         try
         {
-            var body = await BodyReceiver.ReceiveAsync(ctx.Request.BodyReader, chunked, path, algorithm, ctx.RequestAborted);
+            var body = await BodyReceiver.ReceiveAsync(ctx.Request.BodyReader, chunked, path, algorithm, digests, ctx.RequestAborted);
             long? declared = chunked && long.TryParse(h["x-amz-decoded-content-length"], out var d) ? d : chunked ? null : ctx.Request.ContentLength;
             if (declared is { } expectedLength && expectedLength != body.Length)
                 throw new S3Error(400, "IncompleteBody", $"Received {body.Length} bytes; the request declared {expectedLength}.");
-            if ((string?)h["Content-MD5"] is { Length: > 0 } md5 && md5 != body.Md5Base64)
+            if (contentMd5 is { Length: > 0 } && contentMd5 != body.Md5Base64)
                 throw new S3Error(400, "BadDigest", "The Content-MD5 you specified did not match what was received.");
+            if (signedPayload && !string.Equals(payloadHash, body.Sha256Hex, StringComparison.OrdinalIgnoreCase))
+                throw new S3Error(400, "XAmzContentSHA256Mismatch", $"The provided 'x-amz-content-sha256' header ({payloadHash}) does not match what was computed ({body.Sha256Hex}).");
             if (algorithm is { } a)
             {
                 var name = Checksums.HeaderName(a);
@@ -503,6 +648,46 @@ public sealed class S3Api(Storage storage)
         if (algorithm is not { } a || value is null) return;
         ctx.Response.Headers[Checksums.HeaderName(a)] = value;
         if (type is { Length: > 0 }) ctx.Response.Headers["x-amz-checksum-type"] = type;
+    }
+
+    /// <summary>The request headers an object keeps and S3 returns on HEAD/GET (see <see cref="StoredObject.Echoed"/>).</summary>
+    private static readonly string[] EchoedNames =
+    [
+        "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id", "x-amz-server-side-encryption-context",
+        "x-amz-server-side-encryption-bucket-key-enabled", "x-amz-server-side-encryption-customer-key-MD5", "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
+        "x-amz-object-lock-legal-hold", "x-amz-storage-class", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires",
+    ];
+
+    private static Dictionary<string, string> EchoedHeaders(HttpContext ctx)
+    {
+        var echoed = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var name in EchoedNames)
+            if ((string?)ctx.Request.Headers[name] is { Length: > 0 } v) echoed[name] = v;
+        // SSE-KMS without a key means the account's AWS-managed key, whose id S3 returns (and AWSSDK .NET reads it as "not an MD5 ETag").
+        if (echoed.TryGetValue("x-amz-server-side-encryption", out var sse) && sse.StartsWith("aws:kms", StringComparison.OrdinalIgnoreCase))
+            echoed.TryAdd("x-amz-server-side-encryption-aws-kms-key-id", "arn:aws:kms:us-east-1:000000000000:alias/aws/s3");
+        if ((string?)ctx.Request.Headers["x-amz-server-side-encryption-customer-algorithm"] is { Length: > 0 } sseC)
+            echoed["x-amz-server-side-encryption-customer-algorithm"] = sseC;
+        // aws-chunked is how the body travelled, not how the object is encoded: S3 strips it.
+        if (echoed.TryGetValue("Content-Encoding", out var enc))
+        {
+            var rest = string.Join(",", enc.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Where(e => !e.Equals("aws-chunked", StringComparison.OrdinalIgnoreCase)));
+            if (rest.Length == 0) echoed.Remove("Content-Encoding"); else echoed["Content-Encoding"] = rest;
+        }
+        return echoed;
+    }
+
+    /// <summary>Writes answer the SSE headers; HEAD/GET answer everything kept (storage class STANDARD is never sent, as in S3).</summary>
+    private static void EchoStored(HttpContext ctx, IReadOnlyDictionary<string, string> echoed, bool encryptionOnly)
+    {
+        foreach (var (name, value) in echoed)
+        {
+            if (encryptionOnly && !name.StartsWith("x-amz-server-side-encryption", StringComparison.OrdinalIgnoreCase)) continue;
+            if (name == "x-amz-server-side-encryption-context" && encryptionOnly is false) continue;
+            if (name.Equals("x-amz-storage-class", StringComparison.OrdinalIgnoreCase) && value == "STANDARD") continue;
+            ctx.Response.Headers[name] = value;
+        }
     }
 
     private static Dictionary<string, string> UserMetadata(HttpContext ctx) =>

@@ -15,13 +15,24 @@ public sealed record StoredObject(
 
     /// <summary>Each part's own checksum, which S3 returns for a GET by part number.</summary>
     public IReadOnlyList<string?> PartChecksums { get; init; } = [];
+
+    /// <summary>
+    /// Request headers kept as sent and returned on HEAD/GET: server-side encryption (x-amz-server-side-encryption,
+    /// its KMS key id and context), Object Lock (mode, retain-until date, legal hold), Content-Encoding and friends.
+    /// FastS3 encrypts nothing and enforces no lock; it only answers the way S3 does, so the clients' code paths run.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Echoed { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Object tagging, as the raw Tagging XML a client sent.</summary>
+    public string? TaggingXml { get; init; }
 }
 
 public sealed record Part(int Number, Segment Data, string ETag, ChecksumAlgorithm? Algorithm, string? Checksum, DateTimeOffset LastModified);
 
 public sealed class MultipartUpload(string id, string bucket, string key, string contentType,
-    IReadOnlyDictionary<string, string> metadata, ChecksumAlgorithm? algorithm, string checksumType)
+    IReadOnlyDictionary<string, string> metadata, ChecksumAlgorithm? algorithm, string checksumType, IReadOnlyDictionary<string, string> echoed)
 {
+    public IReadOnlyDictionary<string, string> Echoed => echoed;
     public string Id => id;
     public string Bucket => bucket;
     public string Key => key;
@@ -33,9 +44,13 @@ public sealed class MultipartUpload(string id, string bucket, string key, string
     public ConcurrentDictionary<int, Part> Parts { get; } = new();
 }
 
-public sealed class Bucket(string name)
+public sealed class Bucket(string name, bool objectLockEnabled = false)
 {
     public string Name => name;
+    /// <summary>Set by CreateBucket's x-amz-bucket-object-lock-enabled; S3 then also turns versioning on.</summary>
+    public bool ObjectLockEnabled => objectLockEnabled;
+    /// <summary>Bucket sub-resources (versioning, encryption, lifecycle, policy …) as the XML/JSON bodies a client PUT.</summary>
+    public ConcurrentDictionary<string, string> Config { get; } = new(StringComparer.Ordinal);
     public DateTimeOffset Created { get; } = DateTimeOffset.UtcNow;
     public ConcurrentDictionary<string, StoredObject> Objects { get; } = new(StringComparer.Ordinal);
 }
@@ -74,6 +89,36 @@ public sealed class Storage
         StoredObject? old = null;
         bucket.Objects.AddOrUpdate(obj.Key, obj, (_, previous) => { old = previous; return obj; });
         if (old is not null) Delete(old.Segments);
+    }
+
+    /// <summary>
+    /// Stores <paramref name="obj"/> if S3's write preconditions hold, atomically: If-None-Match: * only when the key is
+    /// absent, If-Match only when the current ETag is one of those given. On a failed precondition nothing changes.
+    /// </summary>
+    public void PutConditional(Bucket bucket, StoredObject obj, bool createOnly, Func<string, bool>? ifMatch)
+    {
+        if (createOnly)
+        {
+            if (!bucket.Objects.TryAdd(obj.Key, obj)) throw PreconditionFailed();
+            return;
+        }
+        if (ifMatch is null) { Put(bucket, obj); return; }
+        if (!bucket.Objects.TryGetValue(obj.Key, out var current))
+            throw new S3Error(404, "NoSuchKey", $"The key '{obj.Key}' does not exist, so If-Match cannot hold.");
+        if (!ifMatch(current.ETag) || !bucket.Objects.TryUpdate(obj.Key, obj, current)) throw PreconditionFailed();
+        Delete(current.Segments);
+    }
+
+    public static S3Error PreconditionFailed() => new(412, "PreconditionFailed", "At least one of the preconditions you specified did not hold.");
+
+    /// <summary>Replaces an object's description (tags, retention …) without touching its bytes.</summary>
+    public void Update(Bucket bucket, string key, Func<StoredObject, StoredObject> change)
+    {
+        while (true)
+        {
+            var current = GetObject(bucket, key);
+            if (bucket.Objects.TryUpdate(key, change(current), current)) return;
+        }
     }
 
     public void Remove(Bucket bucket, string key)
