@@ -57,7 +57,11 @@ public sealed class AwsClients : IDisposable
         var config = Configure(new AmazonS3Config());
         // Custom endpoints (moto, Ceph RGW, MinIO) address buckets by path; AWS itself by virtual host.
         if (EndpointFor<AmazonS3Config>() is not null) config.ForcePathStyle = true;
-        return new AmazonS3Client(Credentials(), config);
+        var credentials = Credentials();
+        var client = new AmazonS3Client(credentials, config);
+        // The transfer engine's lean data plane signs its UploadPart/GetObject requests with the same credentials.
+        HttpS3DataPlane.Register(client, credentials, Region.SystemName);
+        return client;
     }
 
     private IAmazonDynamoDB CreateDynamo() => new AmazonDynamoDBClient(Credentials(), Configure(new AmazonDynamoDBConfig()));

@@ -10,7 +10,7 @@ namespace ManimCloud.Local;
 /// </summary>
 public sealed class Catalog
 {
-    private const int SchemaVersion = 3;
+    private const int SchemaVersion = 4;
     public string Path { get; }
     private readonly string _connectionString;
 
@@ -134,8 +134,40 @@ public sealed class Catalog
             v3.CommandText = "ALTER TABLE outbox ADD COLUMN owner TEXT; PRAGMA user_version = 3;";
             v3.ExecuteNonQuery();
         }
+        if (version < 4)
+        {
+            // v4: the upload journal records how an upload's integrity is checked. Uploads journaled before (all
+            // 'sha256': a whole-file SHA-256 identity, CRC32C composite or Content-MD5 parts) keep that meaning;
+            // new flexible-checksum uploads are 'crc32' (CRC32 per part, FULL_OBJECT CRC32, no SHA-256 pre-pass).
+            // The journal's tables are created here in their v3 shape when missing, so the ALTER always applies.
+            using var v4 = c.CreateCommand();
+            v4.Transaction = tx;
+            v4.CommandText = $"""
+                {UploadJournalTables.V3}
+                ALTER TABLE transfer_uploads ADD COLUMN integrity TEXT NOT NULL DEFAULT 'sha256';
+                PRAGMA user_version = 4;
+                """;
+            v4.ExecuteNonQuery();
+        }
         tx.Commit();
     }
+}
+
+/// <summary>The upload journal's tables as schema v3 created them (v4 adds transfer_uploads.integrity).</summary>
+internal static class UploadJournalTables
+{
+    public const string V3 = """
+        CREATE TABLE IF NOT EXISTS transfer_uploads (
+            id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL,
+            path TEXT NOT NULL, size INTEGER NOT NULL, modified_ticks INTEGER NOT NULL, sha256 TEXT NOT NULL,
+            part_size INTEGER NOT NULL, checksum_mode TEXT NOT NULL, options TEXT NOT NULL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            UNIQUE (bucket, key));
+        CREATE TABLE IF NOT EXISTS transfer_parts (
+            upload TEXT NOT NULL REFERENCES transfer_uploads(id) ON DELETE CASCADE,
+            part_number INTEGER NOT NULL, size INTEGER NOT NULL, checksum TEXT NOT NULL, etag TEXT NOT NULL,
+            PRIMARY KEY (upload, part_number));
+        """;
 }
 
 internal static class SqliteExtensions

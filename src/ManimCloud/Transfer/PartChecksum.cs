@@ -1,44 +1,38 @@
-using System.Buffers.Binary;
-using System.IO.Hashing;
 using System.Security.Cryptography;
 using Amazon.S3;
 using Amazon.S3.Model;
-using ManimCloud.Workspace;
 using ChecksumMode = ManimCloud.Workspace.ChecksumMode;
 
 namespace ManimCloud.Transfer;
 
+/// <summary>The checks of one part: its CRC32 (always, for the journal) and what the server verifies on receipt.</summary>
+/// <param name="Crc32">Base64 CRC32 of the part: journaled, re-verified on resume, combined into the FULL_OBJECT CRC32.</param>
+/// <param name="Crc32Header">The CRC32 again when it goes as x-amz-checksum-crc32 (WhenSupported), else null.</param>
+/// <param name="ContentMd5">Base64 MD5 (WhenRequired, when the payload hash is not signed).</param>
+/// <param name="Sha256Hex">The signed payload hash (plain http through the lean data plane).</param>
+internal readonly record struct PartChecks(string Crc32, string? Crc32Header, string? ContentMd5, string? Sha256Hex);
+
 /// <summary>
-/// The per-part checksum the server checks on receipt: CRC32C as an S3 flexible checksum (hardware-accelerated,
-/// ~10 GB/s), or Content-MD5 for stores that refuse flexible checksums from AWSSDK 4.x (Ceph RGW).
-/// Values are base64, as S3 carries them in headers.
+/// The per-part checksums. WhenSupported: CRC32 as an S3 flexible checksum (vectorized, ~10 GB/s), and the upload is a
+/// FULL_OBJECT CRC32 one. WhenRequired (Ceph RGW and other stores that refuse AWSSDK 4.x flexible checksums): no
+/// flexible checksum; the server checks the signed SHA-256 of the payload (plain http) or Content-MD5. Values are
+/// base64 as S3 carries them in headers; SHA-256 is hex, as SigV4 signs it.
 /// </summary>
 internal static class PartChecksum
 {
-    public static string Compute(ChecksumMode mode, ReadOnlySpan<byte> data)
+    public static PartChecks Compute(ChecksumMode mode, bool signedPayloadHash, ReadOnlySpan<byte> data)
     {
-        if (mode == ChecksumMode.WhenRequired) return Convert.ToBase64String(MD5.HashData(data));
-        Span<byte> crc = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, data));
-        return Convert.ToBase64String(crc);
+        var crc = Crc32Math.ToBase64(Crc32Math.Of(data));
+        var sha = signedPayloadHash ? Convert.ToHexStringLower(SHA256.HashData(data)) : null;
+        var md5 = mode == ChecksumMode.WhenRequired && !signedPayloadHash ? Convert.ToBase64String(MD5.HashData(data)) : null;
+        return new PartChecks(crc, mode == ChecksumMode.WhenRequired ? null : crc, md5, sha);
     }
 
-    /// <summary>The algorithm named at CreateMultipartUpload; every part and the completion then carry it.</summary>
-    public static ChecksumAlgorithm? Algorithm(ChecksumMode mode) => mode == ChecksumMode.WhenRequired ? null : ChecksumAlgorithm.CRC32C;
-
-    public static void Attach(UploadPartRequest request, ChecksumMode mode, string checksum)
-    {
-        if (mode == ChecksumMode.WhenRequired) request.MD5Digest = checksum;
-        else
-        {
-            // A value given up front makes the SDK send it as a header instead of hashing the body again.
-            request.ChecksumAlgorithm = ChecksumAlgorithm.CRC32C;
-            request.ChecksumCRC32C = checksum;
-        }
-    }
+    /// <summary>The algorithm named at CreateMultipartUpload (with ChecksumType FULL_OBJECT); every part and the completion then carry it.</summary>
+    public static ChecksumAlgorithm? Algorithm(ChecksumMode mode) => mode == ChecksumMode.WhenRequired ? null : ChecksumAlgorithm.CRC32;
 
     public static PartETag ToPartETag(int number, string etag, ChecksumMode mode, string checksum) =>
         mode == ChecksumMode.WhenRequired
             ? new PartETag { PartNumber = number, ETag = etag }
-            : new PartETag { PartNumber = number, ETag = etag, ChecksumCRC32C = checksum };
+            : new PartETag { PartNumber = number, ETag = etag, ChecksumCRC32 = checksum };
 }

@@ -14,13 +14,24 @@ namespace ManimCloud.Transfer;
 
 /// <summary>
 /// Large-object transfers to and from S3 (SPEC R1): multipart uploads with parts read at offsets and sent in
-/// parallel (memory bounded by concurrency × part size), a checksum the server verifies on every part, the
-/// whole-object SHA-256 recorded as metadata and checked after completion, resume across processes from the
-/// <see cref="UploadJournal"/>, and ranged parallel downloads verified before they replace the destination.
+/// parallel (memory bounded by concurrency × part size), a checksum the server verifies on every part, a
+/// whole-object check after completion (the FULL_OBJECT CRC32 combined from the parts' CRC32s, or in WhenRequired
+/// mode the SHA-256 recorded as metadata), resume across processes from the <see cref="UploadJournal"/>, and ranged
+/// parallel downloads verified (CRC32 per range, combined) before they replace the destination.
+/// Parts and ranges go through an <see cref="IS3DataPlane"/> — by default the lean <see cref="HttpS3DataPlane"/>
+/// where it can address the object, else the SDK — and the control calls through the SDK client.
 /// Every request goes through the one <see cref="RetryPipeline"/>; throttling lowers the concurrency (AIMD).
 /// </summary>
-public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJournal? journal = null)
+public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJournal? journal = null, IS3DataPlane? dataPlane = null)
 {
+    private readonly SdkDataPlane _sdk = new(s3);
+    private readonly IS3DataPlane? _plane = dataPlane
+        ?? (Environment.GetEnvironmentVariable("MANIMCLOUD_DATA_PLANE") is "sdk" ? null : HttpS3DataPlane.For(s3));
+
+    /// <summary>The lean plane when it can address this object (and upload), else the SDK.</summary>
+    private IS3DataPlane PlaneFor(string bucket, string key, string? uploadId = null) =>
+        _plane is { } p && p.CanAddress(bucket, key, uploadId) ? p : _sdk;
+
     /// <summary>
     /// Uploads the file at <paramref name="path"/> as one multipart upload. When the workspace journal holds an
     /// unfinished upload of the same file (path, size, modification time and SHA-256) to the same key, that upload
@@ -54,12 +65,17 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
     private static string Resource(string bucket, string key) => $"s3://{bucket}/{key}";
 
     /// <summary>One upload's state as it goes: which S3 upload, which journal entry, which parts are already stored.</summary>
-    private sealed class UploadState(string bucket, string key, long size, string sha256, long partSize)
+    private sealed class UploadState(string bucket, string key, long size, string? sha256, long partSize, ChecksumMode mode)
     {
         public string Bucket => bucket;
         public string Key => key;
         public long Size => size;
-        public string Sha256 => sha256;
+        /// <summary>The SHA-256 recorded with the object; null when unknown (WhenSupported without a given one).</summary>
+        public string? Sha256 { get; set; } = sha256;
+        public ChecksumMode Mode => mode;
+        /// <summary>WhenSupported: CRC32 per part and a FULL_OBJECT CRC32; no SHA-256 pass.</summary>
+        public bool FullObject => mode != ChecksumMode.WhenRequired;
+        public string Integrity => UploadIntegrity.For(mode);
         public long PartSize { get; set; } = partSize;
         public int PartCount => PartSizing.PartCount(size, PartSize);
         public string UploadId { get; set; } = "";
@@ -73,9 +89,11 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         IProgress<TransferProgress>? progress, CancellationToken ct)
     {
         ObjectMetadataKeys.EnsureWithinLimit(options.Metadata);
-        // A known SHA-256 is verified while the parts go up; an unknown one must be known before S3 is told it.
-        var sha256 = options.Sha256?.ToLowerInvariant() ?? await source.Sha256Async(ct);
-        var state = new UploadState(bucket, key, source.Length, sha256, PartSizing.Choose(source.Length, options.PartSize));
+        // WhenSupported: the FULL_OBJECT CRC32 checks the whole object, so no SHA-256 pass; a given SHA-256 is recorded.
+        // WhenRequired: a known SHA-256 is verified while the parts go up; an unknown one must be known before S3 is told it.
+        var sha256 = options.Sha256?.ToLowerInvariant();
+        if (sha256 is null && options.ChecksumMode == ChecksumMode.WhenRequired) sha256 = await source.Sha256Async(ct);
+        var state = new UploadState(bucket, key, source.Length, sha256, PartSizing.Choose(source.Length, options.PartSize), options.ChecksumMode);
         var journaled = journal is not null && source.Identity is not null;
 
         if (journaled && await ContinueJournaledAsync(source, state, options, ct) is { } earlier) return earlier;
@@ -94,7 +112,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
             meter.AlreadyDone(state.Stored.Values.Sum(p => p.Size), state.Stored.Count);
             meter.Start();
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var verification = options.Sha256 is null ? null : Task.Run(() => source.Sha256Async(stop.Token), stop.Token);
+            var verification = options.Sha256 is null || state.FullObject ? null : Task.Run(() => source.Sha256Async(stop.Token), stop.Token);
             IReadOnlyDictionary<int, JournalPart> sent;
             try
             {
@@ -110,12 +128,13 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
             await EnsureUnchangedAsync(source, state, verification, ct);
 
             var parts = Enumerable.Range(1, state.PartCount).Select(n => sent[n]).ToList();
-            var versionId = await CompleteAsync(state, parts, options.ChecksumMode, ct);
-            await VerifyStoredAsync(bucket, key, versionId, sha256, state.Size, ct);
+            var crc32 = state.FullObject ? FullObjectCrc32(parts) : null;
+            var (versionId, confirmed) = await CompleteAsync(state, parts, crc32, ct);
+            await VerifyStoredAsync(state, versionId, crc32, confirmed, ct);
             if (state.JournalId is not null) journal!.Remove(state.JournalId);
             meter.Report();
-            return new UploadResult(bucket, key, versionId, sha256, state.Size, state.PartCount,
-                state.PartCount - state.Stored.Count, state.Stored.Count, state.ResumedFrom);
+            return new UploadResult(bucket, key, versionId, state.Sha256, state.Size, state.PartCount,
+                state.PartCount - state.Stored.Count, state.Stored.Count, state.ResumedFrom, crc32);
         }
         catch (Exception) when (state.JournalId is null)
         {
@@ -126,16 +145,23 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
     }
 
     /// <summary>
-    /// Looks up the journal for an unfinished upload to the same key. The same file (path, size, modification time,
-    /// SHA-256) with the same creation options (metadata, type, encryption, class, checksum mode) continues it with the
-    /// parts S3 still holds; anything else aborts it. Returns a result when the earlier run had in fact completed it.
+    /// Looks up the journal for an unfinished upload to the same key. The same file (path, size, modification time, and
+    /// in WhenRequired mode SHA-256) with the same creation options (metadata, type, encryption, class, checksum mode)
+    /// continues it with the parts S3 still holds; anything else aborts it. In WhenSupported mode every journaled part
+    /// is read again and its CRC32 compared with the journal's, so a file rewritten in place (same size and time)
+    /// starts over too. Returns a result when the earlier run had in fact completed it.
     /// </summary>
     private async Task<UploadResult?> ContinueJournaledAsync(PartSource source, UploadState state, UploadOptions options, CancellationToken ct)
     {
         if (journal!.Find(state.Bucket, state.Key) is not { } previous) return null;
         var identity = source.Identity!;
+        var journaledParts = journal.Parts(previous.Id);
         var same = previous.Path == identity.Path && previous.Size == state.Size && previous.ModifiedTicks == identity.ModifiedTicks
-            && previous.Sha256 == state.Sha256 && previous.CreatedWith(options);
+            && previous.Integrity == state.Integrity && previous.CreatedWith(options)
+            && (state.FullObject
+                // A SHA-256 given now must be the one the upload was created with (it is recorded as metadata).
+                ? (state.Sha256 is null || state.Sha256 == previous.Sha256) && await PartsUnchangedAsync(source, previous, journaledParts, ct)
+                : previous.Sha256 == state.Sha256);
         if (!same)
         {
             await AbortQuietlyAsync(state.Bucket, state.Key, previous.UploadId, ct);
@@ -145,29 +171,64 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         if (await ListPartsAsync(state.Bucket, state.Key, previous.UploadId, ct) is not { } held)
         {
             journal.Remove(previous.Id);
+            if (previous.Sha256.Length > 0) state.Sha256 = previous.Sha256;
             // Gone from S3: completed by a run that died before it could forget it, or aborted/expired.
-            return await CompletedEarlierAsync(state.Bucket, state.Key, state.Sha256, state.Size, ct) is { } head
+            var crc32 = state.FullObject && journaledParts.Count == previous.PartCount ? FullObjectCrc32(journaledParts) : null;
+            return await CompletedEarlierAsync(state, crc32, ct) is { } head
                 ? new UploadResult(state.Bucket, state.Key, NullVersion(head.VersionId), state.Sha256, state.Size,
-                    previous.PartCount, 0, previous.PartCount, previous.UploadId)
+                    previous.PartCount, 0, previous.PartCount, previous.UploadId, crc32)
                 : null;
         }
 
         (state.UploadId, state.JournalId, state.ResumedFrom, state.PartSize) = (previous.UploadId, previous.Id, previous.UploadId, previous.PartSize);
+        // The upload was created with this SHA-256 as metadata (a resume by id does not know it).
+        if (previous.Sha256.Length > 0) state.Sha256 = previous.Sha256;
         var stale = new List<int>();
-        foreach (var part in journal.Parts(previous.Id))
+        foreach (var part in journaledParts)
         {
             // Trust a part only when S3 still holds exactly what the journal says was sent.
             if (held.TryGetValue(part.Number, out var h) && h.Size == part.Size && SameETag(h.ETag, part.ETag)) state.Stored[part.Number] = part;
             else stale.Add(part.Number);
         }
         if (stale.Count > 0) journal.ForgetParts(previous.Id, stale);
-        foreach (var part in await AdoptUnjournaledPartsAsync(source, held, state, options.ChecksumMode, ct))
+        foreach (var part in await AdoptUnjournaledPartsAsync(source, held, state, ct))
         {
             journal.PartDone(previous.Id, part);
             state.Stored[part.Number] = part;
         }
         return null;
     }
+
+    /// <summary>
+    /// Whether the journaled parts still describe the file: each part's range read again and its CRC32 compared with the
+    /// one it was sent with (a cheap pass over what was sent, instead of a SHA-256 of the whole file).
+    /// </summary>
+    private static async Task<bool> PartsUnchangedAsync(PartSource source, JournalEntry previous, IReadOnlyList<JournalPart> parts, CancellationToken ct)
+    {
+        if (parts.Count == 0) return true;
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(previous.PartSize, Math.Max(previous.Size, 1)));
+        try
+        {
+            foreach (var part in parts)
+            {
+                if (part.Number < 1 || part.Number > previous.PartCount) return false;
+                var (offset, length) = PartSizing.Range(part.Number, previous.Size, previous.PartSize);
+                if (length != part.Size) return false;
+                await source.ReadAsync(offset, buffer.AsMemory(0, length), ct);
+                if (Crc32Math.ToBase64(Crc32Math.Of(buffer.AsSpan(0, length))) != part.Checksum) return false;
+            }
+            return true;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The whole object's CRC32 (base64) from its parts' CRC32s, in part order.</summary>
+    private static string FullObjectCrc32(IEnumerable<JournalPart> parts) =>
+        Crc32Math.ToBase64(Crc32Math.Combine(parts.OrderBy(p => p.Number).Select(p =>
+            (Crc32Math.TryParse(p.Checksum, out var c) ? c : throw new InvalidOperationException($"Part {p.Number} has no CRC32 in the journal."), p.Size))));
 
     /// <summary>
     /// Sends every part S3 does not hold yet, <c>Concurrency</c> at a time, each read into its worker's pooled
@@ -177,6 +238,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         AdaptiveConcurrency limiter, ProgressMeter meter, CancellationTokenSource stop)
     {
         var sent = new ConcurrentDictionary<int, JournalPart>(state.Stored);
+        var plane = PlaneFor(state.Bucket, state.Key, state.UploadId);
         var pending = new ConcurrentQueue<int>(Enumerable.Range(1, state.PartCount).Where(n => !state.Stored.ContainsKey(n)));
         await RunWorkersAsync(Math.Min(limiter.Max, pending.Count), (int)Math.Min(state.PartSize, Math.Max(state.Size, 1)), stop, async buffer =>
         {
@@ -184,21 +246,13 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
             {
                 var (offset, length) = PartSizing.Range(number, state.Size, state.PartSize);
                 await source.ReadAsync(offset, buffer.AsMemory(0, length), stop.Token);
-                var checksum = PartChecksum.Compute(options.ChecksumMode, buffer.AsSpan(0, length));
-                var response = await AwsCall.RunAsync(retry, $"Uploading part {number}/{state.PartCount} of", state.What, t =>
-                {
-                    var request = new UploadPartRequest
-                    {
-                        BucketName = state.Bucket, Key = state.Key, UploadId = state.UploadId, PartNumber = number,
-                        InputStream = new MemoryStream(buffer, 0, length, writable: false), PartSize = length,
-                        IsLastPart = number == state.PartCount,
-                        // Over TLS the part checksum already protects the body; signing it would hash it once more.
-                        DisablePayloadSigning = IsHttps ? true : null,
-                    };
-                    PartChecksum.Attach(request, options.ChecksumMode, checksum);
-                    return s3.UploadPartAsync(request, t);
-                }, stop.Token, limiter);
-                var part = new JournalPart(number, length, checksum, response.ETag);
+                var body = buffer.AsMemory(0, length);
+                var checks = PartChecksum.Compute(state.Mode, plane.WantsPayloadSha256, body.Span);
+                var upload = new PartUpload(state.Bucket, state.Key, state.UploadId, number, body, number == state.PartCount,
+                    checks.Crc32Header, checks.ContentMd5, checks.Sha256Hex);
+                var etag = await AwsCall.RunAsync(retry, $"Uploading part {number}/{state.PartCount} of", state.What,
+                    t => plane.UploadPartAsync(upload, t), stop.Token, limiter);
+                var part = new JournalPart(number, length, checks.Crc32, etag);
                 if (state.JournalId is not null) journal!.PartDone(state.JournalId, part);
                 sent[number] = part;
                 meter.PartDone(length);
@@ -267,7 +321,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
     /// when their ETag is the MD5 of the local bytes (or S3 reports the same checksum), so they are not sent again.
     /// </summary>
     private static async Task<List<JournalPart>> AdoptUnjournaledPartsAsync(PartSource source, Dictionary<int, PartDetail> held,
-        UploadState state, ChecksumMode mode, CancellationToken ct)
+        UploadState state, CancellationToken ct)
     {
         var adopted = new List<JournalPart>();
         foreach (var (number, s) in held)
@@ -280,9 +334,9 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
             {
                 await source.ReadAsync(offset, buffer.AsMemory(0, length), ct);
                 var data = buffer.AsSpan(0, length);
-                var checksum = PartChecksum.Compute(mode, data);
+                var checksum = Crc32Math.ToBase64(Crc32Math.Of(data));
                 var md5 = Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(data));
-                var reported = mode == ChecksumMode.WhenRequired ? null : s.ChecksumCRC32C;
+                var reported = state.FullObject ? s.ChecksumCRC32 : null;
                 if (SameETag(s.ETag, md5) || reported == checksum) adopted.Add(new JournalPart(number, length, checksum, s.ETag));
             }
             finally
@@ -293,22 +347,20 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         return adopted;
     }
 
-    private bool IsHttps =>
-        s3.Config.ServiceURL is { } url ? url.StartsWith("https:", StringComparison.OrdinalIgnoreCase) : !s3.Config.UseHttp;
-
     private static bool SameETag(string? a, string? b) => string.Equals(a?.Trim('"'), b?.Trim('"'), StringComparison.OrdinalIgnoreCase);
 
     private static string? NullVersion(string? v) => v is null or "null" ? null : v;
 
-    private async Task<string> CreateAsync(string bucket, string key, string sha256, UploadOptions options, CancellationToken ct)
+    private async Task<string> CreateAsync(string bucket, string key, string? sha256, UploadOptions options, CancellationToken ct)
     {
         var request = new InitiateMultipartUploadRequest { BucketName = bucket, Key = key, ContentType = options.ContentType };
         foreach (var (k, v) in options.Metadata) request.Metadata[k] = v;
-        request.Metadata[ObjectMetadataKeys.Sha256] = sha256;
+        if (sha256 is not null) request.Metadata[ObjectMetadataKeys.Sha256] = sha256;
         S3ObjectStore.Encrypt(options.KmsKeyId, options.RequestEncryption,
             e => request.ServerSideEncryptionMethod = e, k => request.ServerSideEncryptionKeyManagementServiceKeyId = k);
         if (options.StorageClass is { } storageClass) request.StorageClass = S3StorageClass.FindValue(storageClass);
         request.ChecksumAlgorithm = PartChecksum.Algorithm(options.ChecksumMode);
+        if (request.ChecksumAlgorithm is not null) request.ChecksumType = ChecksumType.FULL_OBJECT;
         var attempts = 0;
         var response = await AwsCall.RunAsync(retry, "Starting multipart upload of", Resource(bucket, key), t =>
         {
@@ -359,7 +411,11 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         }
     }
 
-    private async Task<string?> CompleteAsync(UploadState state, List<JournalPart> parts, ChecksumMode mode, CancellationToken ct)
+    /// <summary>
+    /// Completes the upload. With a FULL_OBJECT CRC32 the request carries it (S3 checks it against the bytes it holds);
+    /// returns the version and whether the answer already confirmed the checksum.
+    /// </summary>
+    private async Task<(string? VersionId, bool Confirmed)> CompleteAsync(UploadState state, List<JournalPart> parts, string? crc32, CancellationToken ct)
     {
         var attempts = 0;
         try
@@ -367,31 +423,48 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
             var response = await AwsCall.RunAsync(retry, "Completing multipart upload of", state.What, t =>
             {
                 attempts++;
-                return s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+                var request = new CompleteMultipartUploadRequest
                 {
                     BucketName = state.Bucket, Key = state.Key, UploadId = state.UploadId,
-                    PartETags = parts.Select(p => PartChecksum.ToPartETag(p.Number, p.ETag, mode, p.Checksum)).ToList(),
-                }, t);
+                    PartETags = parts.Select(p => PartChecksum.ToPartETag(p.Number, p.ETag, state.Mode, p.Checksum)).ToList(),
+                };
+                if (crc32 is not null)
+                {
+                    request.ChecksumCRC32 = crc32;
+                    request.ChecksumType = ChecksumType.FULL_OBJECT;
+                    request.MpuObjectSize = state.Size;
+                }
+                return s3.CompleteMultipartUploadAsync(request, t);
             }, ct);
-            return NullVersion(response.VersionId);
+            if (crc32 is not null && response.ChecksumCRC32 is { Length: > 0 } returned && returned != crc32)
+                throw IntegrityFailure(state, $"the store computed the CRC32 {returned}, ours is {crc32}");
+            return (NullVersion(response.VersionId), crc32 is not null && response.ChecksumCRC32 == crc32
+                && (response.ChecksumType is null || response.ChecksumType == ChecksumType.FULL_OBJECT));
         }
         catch (ManimCloudException e) when (attempts > 1 && e.InnerException is AmazonS3Exception { ErrorCode: "NoSuchUpload" })
         {
             // An earlier attempt completed it and its answer was lost on the way back.
-            var head = await CompletedEarlierAsync(state.Bucket, state.Key, state.Sha256, state.Size, ct);
+            var head = await CompletedEarlierAsync(state, crc32, ct);
             if (head is null) throw;
-            return NullVersion(head.VersionId);
+            return (NullVersion(head.VersionId), crc32 is not null);
         }
     }
 
-    /// <summary>The current object when it is exactly this content (same size and recorded SHA-256), else null.</summary>
-    private async Task<GetObjectMetadataResponse?> CompletedEarlierAsync(string bucket, string key, string sha256, long size, CancellationToken ct)
+    /// <summary>
+    /// The current object when it is exactly this content, else null: same size, and its FULL_OBJECT CRC32 equal to the
+    /// one combined from the journaled parts, or its recorded SHA-256 equal to ours.
+    /// </summary>
+    private async Task<GetObjectMetadataResponse?> CompletedEarlierAsync(UploadState state, string? crc32, CancellationToken ct)
     {
         try
         {
-            var head = await AwsCall.RunAsync(retry, "Reading", Resource(bucket, key),
-                t => s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = key }, t), ct);
-            return head.ContentLength == size && head.Metadata[$"x-amz-meta-{ObjectMetadataKeys.Sha256}"] == sha256 ? head : null;
+            var head = await AwsCall.RunAsync(retry, "Reading", state.What, t => s3.GetObjectMetadataAsync(new GetObjectMetadataRequest
+            {
+                BucketName = state.Bucket, Key = state.Key, ChecksumMode = crc32 is null ? null : Amazon.S3.ChecksumMode.ENABLED,
+            }, t), ct);
+            if (head.ContentLength != state.Size) return null;
+            if (crc32 is not null && head.ChecksumCRC32 == crc32) return head;
+            return state.Sha256 is not null && head.Metadata[$"x-amz-meta-{ObjectMetadataKeys.Sha256}"] == state.Sha256 ? head : null;
         }
         catch (ManimCloudException e) when (e.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.NotFound, ErrorCode: not "NoSuchBucket" })
         {
@@ -399,18 +472,31 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         }
     }
 
-    /// <summary>After completion: the stored object has the file's size and records the file's SHA-256.</summary>
-    private async Task VerifyStoredAsync(string bucket, string key, string? versionId, string sha256, long size, CancellationToken ct)
+    /// <summary>
+    /// After completion: the stored object has the file's size, the FULL_OBJECT CRC32 the store computed equals the one
+    /// combined from the parts (unless the completion already confirmed it), and a recorded SHA-256 is ours.
+    /// </summary>
+    private async Task VerifyStoredAsync(UploadState state, string? versionId, string? crc32, bool confirmed, CancellationToken ct)
     {
-        var head = await AwsCall.RunAsync(retry, "Verifying", Resource(bucket, key),
-            t => s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = key, VersionId = versionId }, t), ct);
+        if (confirmed) return;
+        var head = await AwsCall.RunAsync(retry, "Verifying", state.What, t => s3.GetObjectMetadataAsync(new GetObjectMetadataRequest
+        {
+            BucketName = state.Bucket, Key = state.Key, VersionId = versionId,
+            ChecksumMode = crc32 is null ? null : Amazon.S3.ChecksumMode.ENABLED,
+        }, t), ct);
+        if (head.ContentLength != state.Size)
+            throw IntegrityFailure(state, $"the store holds {head.ContentLength} bytes, the file has {state.Size}");
+        if (crc32 is not null && head.ChecksumCRC32 is { Length: > 0 } stored && stored != crc32)
+            throw IntegrityFailure(state, $"the store computed the full-object CRC32 {stored}"
+                + (head.ChecksumType is { } type ? $" ({type})" : "") + $", the parts combine to {crc32}");
         var recorded = head.Metadata[$"x-amz-meta-{ObjectMetadataKeys.Sha256}"];
-        if (head.ContentLength != size || recorded != sha256)
-            throw new ManimCloudException(ErrorKind.Fatal,
-                $"Integrity check failed for {Resource(bucket, key)} after upload: stored {head.ContentLength} bytes with SHA-256 '{recorded}', "
-                + $"expected {size} bytes with SHA-256 {sha256}.",
-                "Another writer may have replaced the object at the same moment; upload it again and check who else writes this key.");
+        if (state.Sha256 is not null && recorded != state.Sha256)
+            throw IntegrityFailure(state, $"it records SHA-256 '{recorded}', expected {state.Sha256}");
     }
+
+    private static ManimCloudException IntegrityFailure(UploadState state, string detail) =>
+        new(ErrorKind.Fatal, $"Integrity check failed for {state.What} after upload: {detail}.",
+            "Another writer may have replaced the object at the same moment; upload it again and check who else writes this key.");
 
     /// <summary>Aborts an upload that cannot be completed any more and forgets it.</summary>
     private async Task DiscardAsync(UploadState state, CancellationToken ct)
@@ -440,23 +526,34 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
 
     /// <summary>
     /// Downloads an object (or one version) with parallel ranged GETs into a temporary file beside
-    /// <paramref name="destination"/>, verifies the whole file against the SHA-256 recorded with the object, and
-    /// only then renames it over the destination. A failure or cancellation leaves the destination untouched.
+    /// <paramref name="destination"/>, verifies it, and only then renames it over the destination. An object with a
+    /// FULL_OBJECT CRC32 is verified as the ranges arrive (CRC32 of each range on the worker's buffer, combined in order
+    /// at the end: no second pass); any other is read again for the SHA-256 recorded with it. A failure or cancellation
+    /// leaves the destination untouched. <see cref="DownloadOptions.Durable"/> flushes the file to disk before the rename.
     /// </summary>
     public async Task<DownloadResult> DownloadFileAsync(string bucket, string key, string? versionId, string destination,
         DownloadOptions options, IProgress<TransferProgress>? progress, CancellationToken ct)
     {
         var what = Resource(bucket, key);
-        var head = await AwsCall.RunAsync(retry, "Reading", what,
-            t => s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = key, VersionId = versionId }, t), ct);
+        var head = await AwsCall.RunAsync(retry, "Reading", what, t => s3.GetObjectMetadataAsync(new GetObjectMetadataRequest
+        {
+            BucketName = bucket, Key = key, VersionId = versionId, ChecksumMode = Amazon.S3.ChecksumMode.ENABLED,
+        }, t), ct);
         var size = head.ContentLength;
         var version = NullVersion(head.VersionId);
         var expected = head.Metadata[$"x-amz-meta-{ObjectMetadataKeys.Sha256}"];
+        // A plain CRC32 (not a composite "…-N") of type FULL_OBJECT, or of an object that was never multipart.
+        uint? storedCrc = (head.ChecksumType is null || head.ChecksumType == ChecksumType.FULL_OBJECT)
+            && Crc32Math.TryParse(head.ChecksumCRC32, out var c) ? c : null;
         var partSize = Math.Max(1L << 20, options.PartSize);
         var partCount = size == 0 ? 0 : PartSizing.PartCount(size, partSize);
+        var crcs = new uint[partCount];
         var limiter = new AdaptiveConcurrency(Math.Max(1, options.Concurrency));
         var meter = new ProgressMeter(what, size, partCount, progress, () => limiter.Limit);
         meter.Start();
+        var plane = PlaneFor(bucket, key);
+        var ifMatch = version is null ? head.ETag : null;
+        var which = $"{what}{(version is null ? "" : $" (version {version})")}";
 
         var full = Path.GetFullPath(destination);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
@@ -472,32 +569,42 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
                     while (pending.TryDequeue(out var number))
                     {
                         var (offset, length) = PartSizing.Range(number, size, partSize);
+                        // Pin the version (or, unversioned, the ETag) so parts of two different objects never mix.
+                        var range = new RangeRead(bucket, key, version, ifMatch, offset, length);
+                        // Inside the retried call: a connection cut mid-body fetches the range again.
                         await AwsCall.RunAsync(retry, $"Downloading part {number}/{partCount} of", what, async t =>
                         {
-                            using var response = await s3.GetObjectAsync(new GetObjectRequest
-                            {
-                                BucketName = bucket, Key = key, ByteRange = new ByteRange(offset, offset + length - 1),
-                                // Pin the version (or, unversioned, the ETag) so parts of two different objects never mix.
-                                VersionId = version, EtagToMatch = version is null ? head.ETag : null,
-                            }, t);
-                            // Inside the retried call: a connection cut mid-body fetches the range again.
-                            await response.ResponseStream.ReadExactlyAsync(buffer.AsMemory(0, length), t);
+                            await plane.ReadRangeAsync(range, buffer.AsMemory(0, length), t);
                             return true;
                         }, stop.Token, limiter);
+                        if (storedCrc is not null) crcs[number - 1] = Crc32Math.Of(buffer.AsSpan(0, length));
                         await RandomAccess.WriteAsync(handle, buffer.AsMemory(0, length), offset, stop.Token);
                         meter.PartDone(length);
                     }
                 });
-                RandomAccess.FlushToDisk(handle);
+                if (options.Durable) RandomAccess.FlushToDisk(handle);
             }
 
-            var (actual, _) = await ContentHash.OfFileAsync(temp, ct);
-            if (!string.IsNullOrEmpty(expected) && !string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
-                throw new ManimCloudException(ErrorKind.Fatal,
-                    $"Integrity check failed for {what}{(version is null ? "" : $" (version {version})")}: the downloaded SHA-256 is {actual}, the object records {expected}.",
-                    "The stored copy is damaged or was replaced outside ManimCloud; restore a previous version (bucket versioning) and download again.");
+            string? actual = null;
+            if (storedCrc is { } want)
+            {
+                var got = Crc32Math.Combine(crcs.Select((crc, i) => (crc, (long)PartSizing.Range(i + 1, size, partSize).Length)));
+                if (got != want)
+                    throw new ManimCloudException(ErrorKind.Fatal,
+                        $"Integrity check failed for {which}: the downloaded bytes have CRC32 {Crc32Math.ToBase64(got)}, the object's full-object CRC32 is {Crc32Math.ToBase64(want)}.",
+                        "The bytes were damaged on the way or the stored copy was replaced meanwhile; download again, and if it fails again restore a previous version (bucket versioning).");
+            }
+            else
+            {
+                (actual, _) = await ContentHash.OfFileAsync(temp, ct);
+                if (!string.IsNullOrEmpty(expected) && !string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
+                    throw new ManimCloudException(ErrorKind.Fatal,
+                        $"Integrity check failed for {which}: the downloaded SHA-256 is {actual}, the object records {expected}.",
+                        "The stored copy is damaged or was replaced outside ManimCloud; restore a previous version (bucket versioning) and download again.");
+            }
             File.Move(temp, full, overwrite: true);
-            return new DownloadResult(bucket, key, version, actual, size);
+            return new DownloadResult(bucket, key, version, actual ?? NullIfEmpty(expected), size,
+                storedCrc is { } crc ? Crc32Math.ToBase64(crc) : null);
         }
         catch
         {
@@ -505,4 +612,6 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
             throw;
         }
     }
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s.ToLowerInvariant();
 }

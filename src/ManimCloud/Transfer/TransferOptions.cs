@@ -7,7 +7,7 @@ namespace ManimCloud.Transfer;
 public sealed record UploadOptions
 {
     public string ContentType { get; init; } = "application/octet-stream";
-    /// <summary>User metadata (without the x-amz-meta- prefix). The engine adds <c>sha256</c>.</summary>
+    /// <summary>User metadata (without the x-amz-meta- prefix). The engine adds <c>sha256</c> when it knows it.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
     /// <summary>SSE-KMS key; null means SSE-S3.</summary>
     public string? KmsKeyId { get; init; }
@@ -18,9 +18,18 @@ public sealed record UploadOptions
     public bool RequestEncryption { get; init; } = true;
     /// <summary>An S3 storage class name such as STANDARD or INTELLIGENT_TIERING; null leaves the bucket default.</summary>
     public string? StorageClass { get; init; }
-    /// <summary>WhenSupported: CRC32C per part (x-amz-checksum-crc32c). WhenRequired: Content-MD5 per part (Ceph RGW and other S3-compatible stores).</summary>
+    /// <summary>
+    /// WhenSupported: CRC32 per part (x-amz-checksum-crc32) and a FULL_OBJECT CRC32 for the whole object, combined from
+    /// the parts and checked against what the store computed. WhenRequired (Ceph RGW and other S3-compatible stores): no
+    /// flexible checksums; each part is checked by its signed SHA-256 (plain http) or Content-MD5 (https), the whole object
+    /// by its SHA-256 (read before the upload when not given).
+    /// </summary>
     public ChecksumMode ChecksumMode { get; init; } = ChecksumMode.WhenSupported;
-    /// <summary>The content's SHA-256 when the caller knows it; it is then verified while the parts go up instead of read twice up front.</summary>
+    /// <summary>
+    /// The content's SHA-256 when the caller knows it (workspace blobs are content-addressed); it is recorded as the
+    /// object's <c>sha256</c> metadata. WhenSupported trusts it (the FULL_OBJECT CRC32 checks the bytes); WhenRequired
+    /// verifies it while the parts go up. Unknown, WhenSupported records none; WhenRequired computes it first.
+    /// </summary>
     public string? Sha256 { get; init; }
     /// <summary>Preferred part size; raised when the file would need more than 10,000 parts.</summary>
     public long PartSize { get; init; } = PartSizing.DefaultPartSize;
@@ -33,22 +42,35 @@ public sealed record DownloadOptions
 {
     public long PartSize { get; init; } = PartSizing.DefaultPartSize;
     public int Concurrency { get; init; } = 8;
+    /// <summary>
+    /// Flush the file to stable storage before it replaces the destination (the workspace blob cache wants this: a
+    /// blob it records must survive a power cut). A plain `video get --out` does not need to pay for it.
+    /// </summary>
+    public bool Durable { get; init; }
 }
 
-/// <summary>A finished upload: what S3 stored, and how much of it this attempt had to send.</summary>
+/// <summary>
+/// A finished upload: what S3 stored, and how much of it this attempt had to send. <paramref name="Sha256"/> is the
+/// SHA-256 recorded with the object (null when none was given in WhenSupported mode); <paramref name="Crc32"/> the
+/// object's FULL_OBJECT CRC32 (base64) in WhenSupported mode.
+/// </summary>
 public sealed record UploadResult(
     string Bucket,
     string Key,
     string? VersionId,
-    string Sha256,
+    string? Sha256,
     long Size,
     int PartCount,
     int PartsSent,
     int PartsResumed,
-    string? ResumedUploadId);
+    string? ResumedUploadId,
+    string? Crc32 = null);
 
-/// <summary>A finished download, verified against the object's recorded SHA-256.</summary>
-public sealed record DownloadResult(string Bucket, string Key, string? VersionId, string Sha256, long Size);
+/// <summary>
+/// A finished download, verified against the object's FULL_OBJECT CRC32 (<paramref name="Crc32"/>, base64) when it has
+/// one, else against its recorded SHA-256. <paramref name="Sha256"/> is the SHA-256 computed (fallback) or recorded.
+/// </summary>
+public sealed record DownloadResult(string Bucket, string Key, string? VersionId, string? Sha256, long Size, string? Crc32 = null);
 
 /// <summary>S3's multipart limits and the part size chosen from the file size.</summary>
 public static class PartSizing

@@ -22,7 +22,8 @@ public sealed record JournalEntry(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     int PartsDone,
-    long BytesDone)
+    long BytesDone,
+    string Integrity = UploadIntegrity.Sha256)
 {
     public int PartCount => PartSizing.PartCount(Size, PartSize);
 
@@ -34,7 +35,18 @@ public sealed record JournalEntry(
         && o.Metadata.All(kv => Options.Metadata.TryGetValue(kv.Key, out var v) && v == kv.Value);
 }
 
-/// <summary>A part S3 confirmed, with the checksum it was sent with.</summary>
+/// <summary>How an upload's whole-object integrity is checked, as the journal records it.</summary>
+public static class UploadIntegrity
+{
+    /// <summary>The file's SHA-256 is known up front (its identity) and recorded as metadata; parts carry CRC32C (older versions) or Content-MD5.</summary>
+    public const string Sha256 = "sha256";
+    /// <summary>CRC32 per part (kept in the journal), the FULL_OBJECT CRC32 combined from them; no SHA-256 pass.</summary>
+    public const string Crc32 = "crc32";
+
+    public static string For(ChecksumMode mode) => mode == ChecksumMode.WhenRequired ? Sha256 : Crc32;
+}
+
+/// <summary>A part S3 confirmed, with the checksum it was sent with (base64 CRC32 for <see cref="UploadIntegrity.Crc32"/> uploads).</summary>
 public sealed record JournalPart(int Number, long Size, string Checksum, string ETag);
 
 /// <summary>
@@ -51,23 +63,14 @@ public sealed class UploadJournal
         _catalog = catalog;
         using var c = catalog.Open();
         using var create = c.CreateCommand();
-        create.CommandText = """
-            CREATE TABLE IF NOT EXISTS transfer_uploads (
-                id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, upload_id TEXT NOT NULL,
-                path TEXT NOT NULL, size INTEGER NOT NULL, modified_ticks INTEGER NOT NULL, sha256 TEXT NOT NULL,
-                part_size INTEGER NOT NULL, checksum_mode TEXT NOT NULL, options TEXT NOT NULL,
-                created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-                UNIQUE (bucket, key));
-            CREATE TABLE IF NOT EXISTS transfer_parts (
-                upload TEXT NOT NULL REFERENCES transfer_uploads(id) ON DELETE CASCADE,
-                part_number INTEGER NOT NULL, size INTEGER NOT NULL, checksum TEXT NOT NULL, etag TEXT NOT NULL,
-                PRIMARY KEY (upload, part_number));
-            """;
+        // The catalog's migration (schema v4) creates the tables and the integrity column; this covers a catalog
+        // file made by hand or copied from a test without the journal.
+        create.CommandText = UploadJournalTables.V3;
         create.ExecuteNonQuery();
     }
 
     public JournalEntry Start(string bucket, string key, string uploadId, string path, long size, long modifiedTicks,
-        string sha256, long partSize, UploadOptions options)
+        string? sha256, long partSize, UploadOptions options)
     {
         var id = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
         var now = DateTimeOffset.UtcNow;
@@ -76,16 +79,17 @@ public sealed class UploadJournal
             Exec(c, tx, "DELETE FROM transfer_uploads WHERE bucket = $b AND key = $k", ("$b", bucket), ("$k", key));
             Exec(c, tx, """
                 INSERT INTO transfer_uploads (id, bucket, key, upload_id, path, size, modified_ticks, sha256, part_size,
-                    checksum_mode, options, created_at, updated_at)
-                VALUES ($id, $b, $k, $u, $p, $s, $m, $h, $ps, $cm, $o, $now, $now)
+                    checksum_mode, options, created_at, updated_at, integrity)
+                VALUES ($id, $b, $k, $u, $p, $s, $m, $h, $ps, $cm, $o, $now, $now, $i)
                 """,
                 ("$id", id), ("$b", bucket), ("$k", key), ("$u", uploadId), ("$p", path), ("$s", size), ("$m", modifiedTicks),
-                ("$h", sha256), ("$ps", partSize), ("$cm", options.ChecksumMode.ToString()),
+                ("$h", sha256 ?? ""), ("$ps", partSize), ("$cm", options.ChecksumMode.ToString()),
+                ("$i", UploadIntegrity.For(options.ChecksumMode)),
                 ("$o", JsonSerializer.Serialize(StoredOptions.From(options))), ("$now", now.ToString("O")));
             return 0;
         });
-        return new JournalEntry(id, bucket, key, uploadId, path, size, modifiedTicks, sha256, partSize, options.ChecksumMode,
-            options, now, now, 0, 0);
+        return new JournalEntry(id, bucket, key, uploadId, path, size, modifiedTicks, sha256 ?? "", partSize, options.ChecksumMode,
+            options, now, now, 0, 0, UploadIntegrity.For(options.ChecksumMode));
     }
 
     public void PartDone(string id, JournalPart part) => _catalog.InTransaction((c, tx) =>
@@ -139,7 +143,7 @@ public sealed class UploadJournal
             SELECT u.id, u.bucket, u.key, u.upload_id, u.path, u.size, u.modified_ticks, u.sha256, u.part_size,
                    u.checksum_mode, u.options, u.created_at, u.updated_at,
                    (SELECT COUNT(*) FROM transfer_parts p WHERE p.upload = u.id),
-                   (SELECT COALESCE(SUM(p.size), 0) FROM transfer_parts p WHERE p.upload = u.id)
+                   (SELECT COALESCE(SUM(p.size), 0) FROM transfer_parts p WHERE p.upload = u.id), u.integrity
             FROM transfer_uploads u {where} ORDER BY u.created_at
             """;
         foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value);
@@ -152,7 +156,7 @@ public sealed class UploadJournal
             list.Add(new JournalEntry(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4),
                 r.GetInt64(5), r.GetInt64(6), r.GetString(7), r.GetInt64(8), mode, options,
                 DateTimeOffset.Parse(r.GetString(11), CultureInfo.InvariantCulture), DateTimeOffset.Parse(r.GetString(12), CultureInfo.InvariantCulture),
-                r.GetInt32(13), r.GetInt64(14)));
+                r.GetInt32(13), r.GetInt64(14), r.GetString(15)));
         }
         return list;
     }

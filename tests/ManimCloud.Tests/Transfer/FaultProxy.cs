@@ -8,9 +8,11 @@ namespace ManimCloud.Tests.Transfer;
 /// <summary>
 /// How the proxy fails a request. Reset cuts a request with a body half-way through it (the server never sees it),
 /// and a request without one half-way through the answer; LostResponse always lets the server do the work and cuts
-/// the answer. BadDigest and AccessDenied are answers no retry can change.
+/// the answer. BadDigest and AccessDenied are answers no retry can change. CorruptBody forwards the request and
+/// flips the last byte of the answer's body (a response damaged on the way that no layer below noticed).
+/// NoSuchUpload answers S3's 404 for an upload that was aborted or completed meanwhile.
 /// </summary>
-public enum Fault { None, InternalError, SlowDown, Reset, LostResponse, BadDigest, AccessDenied }
+public enum Fault { None, InternalError, SlowDown, Reset, LostResponse, BadDigest, AccessDenied, CorruptBody, NoSuchUpload }
 
 /// <summary>One request as the proxy saw it.</summary>
 public sealed record ProxiedRequest(string Method, string Target, IReadOnlyDictionary<string, string> Headers, long BodyLength)
@@ -163,7 +165,7 @@ public sealed class FaultProxy : IAsyncDisposable
             return false;
         }
         var body = await reader.ReadBodyAsync(length, _stop.Token);
-        if (fault is Fault.InternalError or Fault.SlowDown or Fault.BadDigest or Fault.AccessDenied)
+        if (fault is Fault.InternalError or Fault.SlowDown or Fault.BadDigest or Fault.AccessDenied or Fault.NoSuchUpload)
         {
             await WriteErrorAsync(stream, method, fault);
             return true;
@@ -178,6 +180,8 @@ public sealed class FaultProxy : IAsyncDisposable
             Reset(socket);
             return false;
         }
+        if (fault == Fault.CorruptBody && method != "HEAD" && response.Length > 0 && !response.AsSpan().EndsWith("\r\n\r\n"u8))
+            response[^1] ^= 0xFF;
         await stream.WriteAsync(response, _stop.Token);
         return !(headers.TryGetValue("connection", out var conn) && conn.Equals("close", StringComparison.OrdinalIgnoreCase));
     }
@@ -195,6 +199,7 @@ public sealed class FaultProxy : IAsyncDisposable
             Fault.SlowDown => (503, "Slow Down", "SlowDown", "Please reduce your request rate."),
             Fault.BadDigest => (400, "Bad Request", "BadDigest", "The CRC32C you specified did not match the calculated checksum."),
             Fault.AccessDenied => (403, "Forbidden", "AccessDenied", "Access Denied"),
+            Fault.NoSuchUpload => (404, "Not Found", "NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."),
             _ => (500, "Internal Server Error", "InternalError", "We encountered an internal error. Please try again."),
         };
         var xml = $"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>"

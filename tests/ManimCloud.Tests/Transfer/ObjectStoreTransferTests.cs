@@ -43,10 +43,12 @@ public class ObjectStoreTransferTests
     }
 
     [Fact]
-    public async Task A_file_whose_bytes_do_not_match_the_given_sha256_is_not_completed()
+    public async Task A_file_whose_bytes_do_not_match_the_given_sha256_is_not_completed_in_when_required_mode()
     {
+        // WhenRequired (no full-object CRC32) verifies a given SHA-256 while the parts go up; WhenSupported records it
+        // as given (workspace blobs are content-addressed) and relies on the FULL_OBJECT CRC32 for the bytes.
         await using var h = new TransferHarness();
-        var settings = new S3StoreSettings(null, UseStorageClasses: false, FlexibleChecksums: true) { MultipartThreshold = 5 * MiB, PartSize = 5 * MiB };
+        var settings = new S3StoreSettings(null, UseStorageClasses: false, FlexibleChecksums: false) { MultipartThreshold = 5 * MiB, PartSize = 5 * MiB };
         var store = new S3ObjectStore(h.S3, h.Bucket, settings, h.Retry, h.Journal);
         var file = h.RandomFile("scene_002.mp4", 12 * MiB, 72);
         var wrong = new string('a', 64);

@@ -75,6 +75,14 @@ public sealed class TransferHarness : IAsyncDisposable
 
     public static string Sha256(string path) => ContentHash.OfFileAsync(path, CancellationToken.None).GetAwaiter().GetResult().Sha256;
 
+    /// <summary>The file's CRC32 in S3's base64 form, computed in one pass (independently of the engine's part combination).</summary>
+    public static string Crc32(string path)
+    {
+        var crc = new System.IO.Hashing.Crc32();
+        using (var fs = File.OpenRead(path)) crc.Append(fs);
+        return Convert.ToBase64String(crc.GetCurrentHash().Reverse().ToArray());
+    }
+
     /// <summary>The object's bytes as moto holds them, hashed.</summary>
     public async Task<string> StoredSha256Async(string key)
     {

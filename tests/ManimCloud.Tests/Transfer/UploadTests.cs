@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Amazon.S3.Model;
+using ManimCloud.Aws;
 using ManimCloud.Domain;
+using ManimCloud.Tests.Support;
 using ManimCloud.Transfer;
 using ManimCloud.Workspace;
 
@@ -23,13 +25,15 @@ public class UploadTests
 
         for (var i = 0; i < files.Count; i++)
         {
-            Assert.Equal(TransferHarness.Sha256(files[i]), uploads[i].Sha256);
-            Assert.Equal(uploads[i].Sha256, await h.StoredSha256Async($"videos/p/v/scene_{i:D3}.mp4"));
+            // No SHA-256 was given, so none is computed: the full-object CRC32 is the whole-object check.
+            Assert.Null(uploads[i].Sha256);
+            Assert.Equal(TransferHarness.Crc32(files[i]), uploads[i].Crc32);
+            Assert.Equal(TransferHarness.Sha256(files[i]), await h.StoredSha256Async($"videos/p/v/scene_{i:D3}.mp4"));
             var back = Path.Combine(h.Folder, $"back{i}.bin");
             var download = await engine.DownloadFileAsync(h.Bucket, $"videos/p/v/scene_{i:D3}.mp4", null, back,
                 new DownloadOptions { PartSize = 6 * MiB, Concurrency = 4 }, null, CancellationToken.None);
-            Assert.Equal(uploads[i].Sha256, download.Sha256);
-            Assert.Equal(uploads[i].Sha256, TransferHarness.Sha256(back));
+            Assert.Equal(uploads[i].Crc32, download.Crc32);
+            Assert.Equal(TransferHarness.Sha256(files[i]), TransferHarness.Sha256(back));
         }
         Assert.Empty(await h.OpenUploadsAsync());
         Assert.Empty(h.Journal.List());
@@ -56,9 +60,9 @@ public class UploadTests
         var down = await engine.DownloadFileAsync(h.Bucket, "videos/p/v/edge.mp4", null, back, new DownloadOptions { PartSize = 5 * MiB }, null, CancellationToken.None);
 
         Assert.Equal(size, new FileInfo(back).Length);
-        Assert.Equal(TransferHarness.Sha256(file), up.Sha256);
-        Assert.Equal(up.Sha256, down.Sha256);
-        Assert.Equal(up.Sha256, TransferHarness.Sha256(back));
+        Assert.Equal(TransferHarness.Crc32(file), up.Crc32);
+        Assert.Equal(up.Crc32, down.Crc32);
+        Assert.Equal(TransferHarness.Sha256(file), TransferHarness.Sha256(back));
     }
 
     [Fact]
@@ -75,7 +79,7 @@ public class UploadTests
             new UploadOptions { PartSize = 5 * MiB, Concurrency = 8 }, progress, CancellationToken.None);
 
         Assert.Equal(TransferHarness.Sha256(file), await h.StoredSha256Async("videos/p/v/full.mp4"));
-        Assert.Equal(result.Sha256, TransferHarness.Sha256(file));
+        Assert.Equal(TransferHarness.Crc32(file), result.Crc32);
         Assert.Contains(progress.Reports, p => p.Concurrency < 8);
         Assert.Contains(h.Retries, r => r.Kind == ErrorKind.Throttled);
         var last = progress.Reports[^1];
@@ -101,7 +105,7 @@ public class UploadTests
 
         Assert.Equal((2, 2), (creates, completes));
         Assert.Equal(TransferHarness.Sha256(file), await h.StoredSha256Async("videos/p/v/scene_009.mp4"));
-        Assert.Equal(result.Sha256, TransferHarness.Sha256(file));
+        Assert.Equal(TransferHarness.Crc32(file), result.Crc32);
         Assert.Empty(await h.OpenUploadsAsync());
         Assert.Empty(h.Journal.List());
     }
@@ -248,7 +252,7 @@ public class UploadTests
     }
 
     [Fact]
-    public async Task Content_MD5_mode_for_Ceph_like_stores_sends_no_flexible_checksums_and_arrives_intact()
+    public async Task When_required_mode_for_Ceph_like_stores_sends_no_flexible_checksums_and_signs_each_parts_SHA256()
     {
         await using var h = new TransferHarness(checksumMode: ChecksumMode.WhenRequired);
         var file = h.RandomFile("scene.mp4", 17 * MiB, 51);
@@ -262,13 +266,14 @@ public class UploadTests
         Assert.Equal(4, parts.Count);
         Assert.All(parts, r =>
         {
-            Assert.True(r.Headers.ContainsKey("Content-MD5"));
+            // Plain http: the part's SHA-256 is the signed payload hash, which the store verifies.
+            Assert.Matches("^[0-9a-f]{64}$", Header(r, "x-amz-content-sha256"));
             Assert.DoesNotContain(r.Headers.Keys, k => k.StartsWith("x-amz-checksum-", StringComparison.OrdinalIgnoreCase));
         });
     }
 
     [Fact]
-    public async Task Flexible_checksum_mode_sends_a_CRC32C_per_part()
+    public async Task Flexible_checksum_mode_sends_a_CRC32_per_part_with_a_signed_payload_hash_over_http()
     {
         await using var h = new TransferHarness();
         var file = h.RandomFile("scene.mp4", 11 * MiB, 61);
@@ -277,15 +282,25 @@ public class UploadTests
 
         var parts = h.Proxy.Forwarded.Where(r => r.IsUploadPart).ToList();
         Assert.Equal(3, parts.Count);
-        Assert.All(parts, r => Assert.True(r.Headers.ContainsKey("x-amz-checksum-crc32c")));
+        Assert.All(parts, r =>
+        {
+            Assert.Matches("^[A-Za-z0-9+/]{6}==$", Header(r, "x-amz-checksum-crc32"));
+            Assert.Matches("^[0-9a-f]{64}$", Header(r, "x-amz-content-sha256"));
+        });
         Assert.Equal(TransferHarness.Sha256(file), await h.StoredSha256Async("videos/p/v/scene_005.mp4"));
     }
+
+    private static string Header(ProxiedRequest r, string name) =>
+        r.Headers.FirstOrDefault(kv => string.Equals(kv.Key, name, StringComparison.OrdinalIgnoreCase)).Value ?? "";
 
     [Fact]
     public async Task A_download_whose_bytes_do_not_match_the_recorded_sha256_fails_naming_the_object_and_leaves_no_file()
     {
         await using var h = new TransferHarness();
-        await h.Direct.PutObjectAsync(new PutObjectRequest
+        // Stored without a flexible checksum, so the download falls back to the recorded SHA-256.
+        using var plain = new AwsClients(new ManimCloudOptions { Home = h.Folder, EndpointUrl = MotoServer.Endpoint, Region = "us-east-1",
+            ChecksumMode = ChecksumMode.WhenRequired });
+        await plain.S3.PutObjectAsync(new PutObjectRequest
         {
             BucketName = h.Bucket, Key = "videos/p/v/full.mp4", ContentBody = new string('x', 3_000_000),
             Metadata = { ["sha256"] = new string('0', 64) },

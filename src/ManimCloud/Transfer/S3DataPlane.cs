@@ -1,0 +1,80 @@
+using System.Runtime.InteropServices;
+using Amazon.S3;
+using Amazon.S3.Model;
+
+namespace ManimCloud.Transfer;
+
+/// <summary>One part to send, with the checks the server verifies on receipt.</summary>
+/// <param name="Crc32">Base64 CRC32 of the body, sent as x-amz-checksum-crc32 (FULL_OBJECT uploads); null sends none.</param>
+/// <param name="ContentMd5">Base64 MD5 of the body, sent as Content-MD5; null sends none.</param>
+/// <param name="Sha256Hex">Hex SHA-256 of the body, signed as the payload hash (plain http); null when not needed.</param>
+public sealed record PartUpload(string Bucket, string Key, string UploadId, int Number, ReadOnlyMemory<byte> Body, bool IsLast,
+    string? Crc32, string? ContentMd5, string? Sha256Hex);
+
+/// <summary>A byte range of one object, pinned to a version (or, unversioned, to its ETag).</summary>
+public sealed record RangeRead(string Bucket, string Key, string? VersionId, string? IfMatch, long Offset, int Length);
+
+/// <summary>
+/// The data-plane requests of a transfer — UploadPart and ranged GetObject — the ones that move the bytes and so
+/// dominate its CPU. Everything else (create, complete, list, abort, head) stays on the SDK client. Failures are
+/// the SDK's exception types (AmazonS3Exception with ErrorCode/StatusCode, HttpRequestException, IOException), so
+/// one classification and one retry pipeline serve both implementations.
+/// </summary>
+public interface IS3DataPlane
+{
+    /// <summary>Whether <see cref="PartUpload.Sha256Hex"/> is wanted: the payload hash is signed (plain http).</summary>
+    bool WantsPayloadSha256 { get; }
+
+    /// <summary>Whether this plane can address the object (and upload id); the lean plane only takes plain names.</summary>
+    bool CanAddress(string bucket, string key, string? uploadId = null);
+
+    /// <summary>Sends one part; returns its ETag.</summary>
+    Task<string> UploadPartAsync(PartUpload part, CancellationToken ct);
+
+    /// <summary>Reads exactly <see cref="RangeRead.Length"/> bytes of the range into <paramref name="into"/>.</summary>
+    Task ReadRangeAsync(RangeRead range, Memory<byte> into, CancellationToken ct);
+}
+
+/// <summary>The data plane through the SDK client: works for any name and endpoint; the fallback.</summary>
+public sealed class SdkDataPlane(IAmazonS3 s3) : IS3DataPlane
+{
+    public bool WantsPayloadSha256 => false;
+
+    public bool CanAddress(string bucket, string key, string? uploadId = null) => true;
+
+    private bool IsHttps =>
+        s3.Config.ServiceURL is { } url ? url.StartsWith("https:", StringComparison.OrdinalIgnoreCase) : !s3.Config.UseHttp;
+
+    public async Task<string> UploadPartAsync(PartUpload part, CancellationToken ct)
+    {
+        var body = MemoryMarshal.TryGetArray(part.Body, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(part.Body.ToArray(), writable: false);
+        var request = new UploadPartRequest
+        {
+            BucketName = part.Bucket, Key = part.Key, UploadId = part.UploadId, PartNumber = part.Number,
+            InputStream = body, PartSize = part.Body.Length, IsLastPart = part.IsLast,
+            // Over TLS the part checksum already protects the body; signing it would hash it once more.
+            DisablePayloadSigning = IsHttps ? true : null,
+        };
+        if (part.Crc32 is not null)
+        {
+            // A value given up front makes the SDK send it as a header instead of hashing the body again.
+            request.ChecksumAlgorithm = ChecksumAlgorithm.CRC32;
+            request.ChecksumCRC32 = part.Crc32;
+        }
+        if (part.ContentMd5 is not null) request.MD5Digest = part.ContentMd5;
+        var response = await s3.UploadPartAsync(request, ct);
+        return response.ETag;
+    }
+
+    public async Task ReadRangeAsync(RangeRead range, Memory<byte> into, CancellationToken ct)
+    {
+        using var response = await s3.GetObjectAsync(new GetObjectRequest
+        {
+            BucketName = range.Bucket, Key = range.Key, ByteRange = new ByteRange(range.Offset, range.Offset + range.Length - 1),
+            VersionId = range.VersionId, EtagToMatch = range.IfMatch,
+        }, ct);
+        await response.ResponseStream.ReadExactlyAsync(into[..range.Length], ct);
+    }
+}
