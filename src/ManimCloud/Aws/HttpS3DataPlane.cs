@@ -66,7 +66,8 @@ public sealed class HttpS3DataPlane : IS3DataPlane, IDisposable
     /// client's setup is one it does not reproduce (an explicit proxy, a custom endpoint addressed by virtual host,
     /// accelerate/dual-stack/FIPS endpoints, or a client that is not the SDK's).
     /// </summary>
-    public static HttpS3DataPlane? For(IAmazonS3 s3) => PerClient.GetValue(s3, Create);
+    public static HttpS3DataPlane? For(IAmazonS3 s3) =>
+        Environment.GetEnvironmentVariable("MANIMCLOUD_DATA_PLANE") is "sdk" ? null : PerClient.GetValue(s3, Create);
 
     /// <summary>
     /// Tells the data plane which credentials and signing region a client was built with (the SDK does not expose
@@ -154,6 +155,31 @@ public sealed class HttpS3DataPlane : IS3DataPlane, IDisposable
                 + $"with {response.Content.Headers.ContentLength?.ToString() ?? "unknown"} bytes.");
         await using var body = await response.Content.ReadAsStreamAsync(ct);
         await body.ReadExactlyAsync(into[..range.Length], ct);
+    }
+
+    public async Task<string?> PutObjectAsync(ObjectPut put, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, Url(put.Bucket, put.Key, null));
+        var content = new ReadOnlyMemoryContent(put.Body);
+        content.Headers.ContentLength = put.Body.Length;
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse(put.ContentType);
+        request.Content = content;
+        foreach (var (k, v) in put.Metadata) request.Headers.TryAddWithoutValidation($"x-amz-meta-{k}", v);
+        if (put.ServerSideEncryption is { } sse) request.Headers.TryAddWithoutValidation("x-amz-server-side-encryption", sse);
+        if (put.KmsKeyId is { } kms) request.Headers.TryAddWithoutValidation("x-amz-server-side-encryption-aws-kms-key-id", kms);
+        if (put.StorageClass is { } sc) request.Headers.TryAddWithoutValidation("x-amz-storage-class", sc);
+        if (put.CreateOnly) request.Headers.TryAddWithoutValidation("If-None-Match", "*");
+        if (put.ChecksumSha256)
+        {
+            // As the SDKs send it: the algorithm named too (S3-compatible stores such as moto look for it).
+            request.Headers.TryAddWithoutValidation("x-amz-sdk-checksum-algorithm", "SHA256");
+            request.Headers.TryAddWithoutValidation("x-amz-checksum-sha256", Convert.ToBase64String(Convert.FromHexString(put.Sha256Hex)));
+        }
+        // The body's SHA-256 is known: signed as the payload hash on any connection, and the handler does not read the body.
+        request.Headers.TryAddWithoutValidation("x-amz-content-sha256", put.Sha256Hex);
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (!response.IsSuccessStatusCode) throw await ErrorAsync(response, ct);
+        return response.Headers.TryGetValues("x-amz-version-id", out var versions) ? versions.First() : null;
     }
 
     /// <summary>S3's XML error (Code, Message, RequestId) as the exception the SDK would have thrown.</summary>

@@ -53,6 +53,8 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
         var start = content.Position;
         var versionId = multipart
             ? await PutMultipartAsync(write, content, progress, ct)
+            : write.Size <= LeanPutLimit && _plane is { } plane && plane.CanAddress(bucket, write.Key) && write.Metadata.Values.All(IsAscii)
+            ? await PutLeanAsync(plane, write, content, ct)
             : await Call("Uploading", write.Key, async t =>
             {
                 content.Position = start;
@@ -75,6 +77,29 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
                 return (await s3.PutObjectAsync(request, t)).VersionId;
             }, ct);
         return new StoredObject(write.Key, write.Size, write.Sha256, versionId, DateTimeOffset.UtcNow, write.Metadata);
+    }
+
+    /// <summary>Single PUTs up to this size go through the lean data plane, read into memory once.</summary>
+    private const long LeanPutLimit = 8L << 20;
+    private readonly IS3DataPlane? _plane = HttpS3DataPlane.For(s3);
+
+    private static bool IsAscii(string s) => s.All(c => c is >= ' ' and <= '~');
+
+    /// <summary>
+    /// A small object through the lean plane: read once, sent with its known SHA-256 as the signed payload hash (the
+    /// store refuses a body that differs) and, with flexible checksums, as x-amz-checksum-sha256 too.
+    /// </summary>
+    private async Task<string?> PutLeanAsync(IS3DataPlane plane, ObjectWrite write, Stream content, CancellationToken ct)
+    {
+        var body = new byte[write.Size];
+        await content.ReadExactlyAsync(body, ct);
+        var metadata = new Dictionary<string, string>(write.Metadata) { [ObjectMetadataKeys.Sha256] = write.Sha256 };
+        string? sse = null, kms = null;
+        Encrypt(settings.KmsKeyId, settings.RequestEncryption, e => sse = e.Value, k => kms = k);
+        var put = new ObjectPut(bucket, write.Key, body, write.ContentType, metadata, write.Sha256.ToLowerInvariant(), settings.FlexibleChecksums,
+            sse, kms, settings.UseStorageClasses ? StorageClassFor(write.Kind).Value : null, write.CreateOnly);
+        var versionId = await Call("Uploading", write.Key, t => plane.PutObjectAsync(put, t), ct);
+        return versionId is null or "null" ? null : versionId;
     }
 
     private void Describe(PutObjectRequest r, ObjectWrite w)

@@ -21,8 +21,15 @@ public sealed class BlobCache(Catalog catalog, BlobFolder blobs, Outbox outbox, 
             ON CONFLICT(sha256) DO UPDATE SET last_access = $t, synced = MAX(synced, $s)
             """, ("$h", sha256), ("$n", size), ("$t", DateTimeOffset.UtcNow.ToString("O")), ("$s", synced ? 1 : 0)).ExecuteNonQuery());
 
-    public void MarkSynced(string sha256) =>
-        catalog.InTransaction((c, tx) => c.Command(tx, "UPDATE blob_cache SET synced = 1 WHERE sha256 = $h", ("$h", sha256)).ExecuteNonQuery());
+    public void MarkSynced(string sha256) => MarkSynced([sha256]);
+
+    /// <summary>Several blobs in one catalog transaction (a bulk sync).</summary>
+    public void MarkSynced(IReadOnlyCollection<string> sha256s) =>
+        catalog.InTransaction((c, tx) =>
+        {
+            foreach (var h in sha256s) c.Command(tx, "UPDATE blob_cache SET synced = 1 WHERE sha256 = $h", ("$h", h)).ExecuteNonQuery();
+            return 0;
+        });
 
     public long CachedBytes()
     {

@@ -70,8 +70,13 @@ public sealed class Outbox(Catalog catalog)
     /// Takes an entry that no one has ever tried to apply to the cloud (free, no attempts): such an operation has left
     /// no trace there, so it may be applied without first looking for an earlier attempt's result. False otherwise.
     /// </summary>
-    public bool TryTakeUntried(string id) =>
-        Exec("UPDATE outbox SET owner = $me WHERE id = $id AND owner IS NULL AND attempts = 0 AND state = 'pending'", ("$me", Me), ("$id", id)) == 1;
+    public bool TryTakeUntried(string id) => TryTakeUntried([id]).Count == 1;
+
+    /// <summary>As <see cref="TryTakeUntried(string)"/> for several entries in one catalog transaction; returns the ids taken.</summary>
+    public HashSet<string> TryTakeUntried(IReadOnlyCollection<string> ids) =>
+        catalog.InTransaction((c, tx) => ids.Where(id => c.Command(tx,
+            "UPDATE outbox SET owner = $me WHERE id = $id AND owner IS NULL AND attempts = 0 AND state = 'pending'",
+            ("$me", Me), ("$id", id)).ExecuteNonQuery() == 1).ToHashSet());
 
     /// <summary>The cloud may have seen part of it: count the attempt and leave the entry queued for the careful path.</summary>
     public void ReleaseAttempted(string id, string? error) =>
@@ -82,6 +87,14 @@ public sealed class Outbox(Catalog catalog)
     public void Release(string id) => Exec("UPDATE outbox SET owner = NULL WHERE id = $id AND owner = $me", ("$id", id), ("$me", Me));
 
     public void Remove(string id) => Exec("DELETE FROM outbox WHERE id = $id", ("$id", id));
+
+    /// <summary>Several applied entries in one catalog transaction (a bulk sync).</summary>
+    public void Remove(IReadOnlyCollection<string> ids) =>
+        catalog.InTransaction((c, tx) =>
+        {
+            foreach (var id in ids) c.Command(tx, "DELETE FROM outbox WHERE id = $id", ("$id", id)).ExecuteNonQuery();
+            return 0;
+        });
 
     /// <summary>The operation is in the workspace; only the cloud is still missing it.</summary>
     /// <param name="attempted">The cloud was tried and failed: it may hold part of the operation (counted as an attempt).</param>

@@ -104,15 +104,14 @@ public sealed class SyncEngine(
     private async Task BulkCodeAsync(List<List<OutboxEntry>> lanes, Pass pass, CancellationTokenSource cloudGone)
     {
         var ct = cloudGone.Token;
+        // The leading code versions of each video, taken in one catalog transaction; a run stops at the first one not taken.
+        var heads = lanes.Select(lane => lane.TakeWhile(e => e.Operation is StoreCode).Take(CodeBatch).ToList()).ToList();
+        var taken = outbox.TryTakeUntried(heads.SelectMany(h => h).Select(e => e.Operation.Id).ToList());
         var runs = new List<List<OutboxEntry>>();
-        foreach (var lane in lanes)
+        foreach (var head in heads)
         {
-            var run = new List<OutboxEntry>();
-            foreach (var e in lane)
-            {
-                if (e.Operation is not StoreCode || run.Count >= CodeBatch || !outbox.TryTakeUntried(e.Operation.Id)) break;
-                run.Add(e);
-            }
+            var run = head.TakeWhile(e => taken.Contains(e.Operation.Id)).ToList();
+            foreach (var e in head.Skip(run.Count).Where(e => taken.Contains(e.Operation.Id))) outbox.Release(e.Operation.Id);
             if (run.Count > 0) runs.Add(run);
         }
         if (runs.Sum(r => r.Count) < 2)
@@ -228,17 +227,28 @@ public sealed class SyncEngine(
                 }
             }
 
-            // 4. The workspace follows: records, the numbers the cloud gave, and the outbox.
+            // 4. The workspace follows: records, the numbers the cloud gave, and the outbox — a version the workspace
+            //    already holds under the cloud's number and key needs nothing more; bookkeeping in one transaction each.
             await local.Metadata.PutVideosAsync(records.Values.ToList(), ct);
+            var finished = new List<(OutboxEntry Entry, Renumbering? Renumbered)>();
             foreach (var (video, record) in records)
             {
+                var here = (await local.Metadata.ListCodeVersionsAsync(video, ct)).Where(v => v.OperationId.Length > 0).ToDictionary(v => v.OperationId);
                 foreach (var (entry, version) in claims[video].Entries.Zip(claims[video].Versions))
                 {
-                    var renumbering = await MatchLocallyAsync(entry.Operation, entry.LocalApplied, entry.ProvisionalVersion,
-                        new OperationResult(record, version, null), ct);
-                    Completed(entry, renumbering, discarded: false, pass);
-                    Interlocked.Increment(ref pass.Done);
+                    var inPlace = entry.LocalApplied && here.TryGetValue(entry.Operation.Id, out var mine) && mine.Version == version.Version && mine.Key == version.Key;
+                    finished.Add((entry, inPlace
+                        ? (entry.ProvisionalVersion is { } told && told != version.Version ? new Renumbering(video, told, version.Version) : null)
+                        : await MatchLocallyAsync(entry.Operation, entry.LocalApplied, entry.ProvisionalVersion, new OperationResult(record, version, null), ct)));
                 }
+            }
+            health.MarkUp();
+            cache.MarkSynced(finished.Select(f => ((StoreCode)f.Entry.Operation).Sha256).ToList());
+            outbox.Remove(finished.Select(f => f.Entry.Operation.Id).ToList());
+            foreach (var (entry, renumbering) in finished)
+            {
+                Completed(entry, renumbering, discarded: false, pass, removed: true);
+                Interlocked.Increment(ref pass.Done);
             }
             foreach (var video in back)
                 foreach (var entry in claims[video].Entries) outbox.ReleaseAttempted(entry.Operation.Id, null);
@@ -413,10 +423,10 @@ public sealed class SyncEngine(
         cloudGone.Cancel();
     }
 
-    private void Completed(OutboxEntry entry, Renumbering? renumbering, bool discarded, Pass pass)
+    private void Completed(OutboxEntry entry, Renumbering? renumbering, bool discarded, Pass pass, bool removed = false)
     {
         var op = entry.Operation;
-        outbox.Remove(op.Id);
+        if (!removed) outbox.Remove(op.Id);
         Interlocked.Increment(ref pass.Applied);
         if (renumbering is not null)
         {

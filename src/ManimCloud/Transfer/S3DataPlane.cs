@@ -11,6 +11,15 @@ namespace ManimCloud.Transfer;
 public sealed record PartUpload(string Bucket, string Key, string UploadId, int Number, ReadOnlyMemory<byte> Body, bool IsLast,
     string? Crc32, string? ContentMd5, string? Sha256Hex);
 
+/// <summary>
+/// One small object in a single PUT. Its SHA-256 is known (workspace blobs are named by it), so it is signed as the
+/// payload hash at no cost and the store refuses a body that does not match it.
+/// </summary>
+/// <param name="ServerSideEncryption">"AES256", "aws:kms" or null (no header).</param>
+/// <param name="ChecksumSha256">Also send x-amz-checksum-sha256 (flexible checksums), stored with the object.</param>
+public sealed record ObjectPut(string Bucket, string Key, ReadOnlyMemory<byte> Body, string ContentType, IReadOnlyDictionary<string, string> Metadata,
+    string Sha256Hex, bool ChecksumSha256, string? ServerSideEncryption, string? KmsKeyId, string? StorageClass, bool CreateOnly);
+
 /// <summary>A byte range of one object, pinned to a version (or, unversioned, to its ETag).</summary>
 public sealed record RangeRead(string Bucket, string Key, string? VersionId, string? IfMatch, long Offset, int Length);
 
@@ -33,6 +42,9 @@ public interface IS3DataPlane
 
     /// <summary>Reads exactly <see cref="RangeRead.Length"/> bytes of the range into <paramref name="into"/>.</summary>
     Task ReadRangeAsync(RangeRead range, Memory<byte> into, CancellationToken ct);
+
+    /// <summary>Stores a small object in one PUT; returns its version id (null when the bucket is unversioned).</summary>
+    Task<string?> PutObjectAsync(ObjectPut put, CancellationToken ct);
 }
 
 /// <summary>The data plane through the SDK client: works for any name and endpoint; the fallback.</summary>
@@ -66,6 +78,28 @@ public sealed class SdkDataPlane(IAmazonS3 s3) : IS3DataPlane
         if (part.ContentMd5 is not null) request.MD5Digest = part.ContentMd5;
         var response = await s3.UploadPartAsync(request, ct);
         return response.ETag;
+    }
+
+    public async Task<string?> PutObjectAsync(ObjectPut put, CancellationToken ct)
+    {
+        var body = MemoryMarshal.TryGetArray(put.Body, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(put.Body.ToArray(), writable: false);
+        var request = new PutObjectRequest
+        {
+            BucketName = put.Bucket, Key = put.Key, InputStream = body, ContentType = put.ContentType,
+            IfNoneMatch = put.CreateOnly ? "*" : null,
+        };
+        foreach (var (k, v) in put.Metadata) request.Metadata[k] = v;
+        if (put.ServerSideEncryption is { } sse) request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.FindValue(sse);
+        if (put.KmsKeyId is { } kms) request.ServerSideEncryptionKeyManagementServiceKeyId = kms;
+        if (put.StorageClass is { } sc) request.StorageClass = S3StorageClass.FindValue(sc);
+        if (put.ChecksumSha256)
+        {
+            request.ChecksumAlgorithm = ChecksumAlgorithm.SHA256;
+            request.ChecksumSHA256 = Convert.ToBase64String(Convert.FromHexString(put.Sha256Hex));
+        }
+        return (await s3.PutObjectAsync(request, ct)).VersionId;
     }
 
     public async Task ReadRangeAsync(RangeRead range, Memory<byte> into, CancellationToken ct)

@@ -25,8 +25,7 @@ namespace ManimCloud.Transfer;
 public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJournal? journal = null, IS3DataPlane? dataPlane = null)
 {
     private readonly SdkDataPlane _sdk = new(s3);
-    private readonly IS3DataPlane? _plane = dataPlane
-        ?? (Environment.GetEnvironmentVariable("MANIMCLOUD_DATA_PLANE") is "sdk" ? null : HttpS3DataPlane.For(s3));
+    private readonly IS3DataPlane? _plane = dataPlane ?? HttpS3DataPlane.For(s3);
 
     /// <summary>The lean plane when it can address this object (and upload), else the SDK.</summary>
     private IS3DataPlane PlaneFor(string bucket, string key, string? uploadId = null) =>

@@ -3,6 +3,7 @@ using System.IO.Hashing;
 using Amazon.S3;
 using ManimCloud.Aws;
 using ManimCloud.Domain;
+using ManimCloud.Storage;
 using ManimCloud.Tests.Support;
 using ManimCloud.Transfer;
 
@@ -76,6 +77,38 @@ public class DataPlaneTests
         var get = await AwsCli.RunAsync("s3api", "get-object", "--bucket", h.Bucket, "--key", key, back);
         Assert.True(get.ExitCode == 0, get.Stderr);
         Assert.Equal(TransferHarness.Sha256(file), TransferHarness.Sha256(back));
+    }
+
+    [Fact]
+    public async Task A_small_object_goes_up_in_one_PUT_signed_with_its_known_SHA256_and_reads_back_whole_with_the_AWS_CLI()
+    {
+        await using var h = new TransferHarness();
+        var store = new S3ObjectStore(h.S3, h.Bucket, new S3StoreSettings(null, true, FlexibleChecksums: true), h.Retry);
+        var bytes = System.Text.Encoding.UTF8.GetBytes("from manim import *\n# ✓ lean put\n");
+        var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+        const string key = "code/p/v/v_v1.py";
+        var write = new ObjectWrite(key, ObjectKind.Code, "text/x-python; charset=utf-8",
+            new Dictionary<string, string> { ["project"] = "p", ["version"] = "1" }, sha, bytes.Length) { CreateOnly = true };
+
+        await store.PutAsync(write, new MemoryStream(bytes), CancellationToken.None);
+
+        var put = Assert.Single(h.Proxy.Forwarded, r => r.Method == "PUT" && r.Target.Contains(key));
+        Assert.Equal(sha, put.Headers.First(kv => kv.Key.Equals("x-amz-content-sha256", StringComparison.OrdinalIgnoreCase)).Value);
+        Assert.Equal("*", put.Headers.First(kv => kv.Key.Equals("If-None-Match", StringComparison.OrdinalIgnoreCase)).Value);
+        var head = await AwsCli.JsonAsync("s3api", "head-object", "--bucket", h.Bucket, "--key", key, "--checksum-mode", "ENABLED");
+        Assert.Equal("text/x-python; charset=utf-8", (string)head["ContentType"]!);
+        Assert.Equal("AES256", (string)head["ServerSideEncryption"]!);
+        Assert.Equal(Convert.ToBase64String(Convert.FromHexString(sha)), (string)head["ChecksumSHA256"]!);
+        Assert.Equal(sha, (string)head["Metadata"]!["sha256"]!);
+        Assert.Equal("p", (string)head["Metadata"]!["project"]!);
+        var back = Path.Combine(h.Folder, "back.py");
+        Assert.Equal(0, (await AwsCli.RunAsync("s3api", "get-object", "--bucket", h.Bucket, "--key", key, back)).ExitCode);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(back));
+
+        // Create-only: a second write of the key is refused by the store, as a conflict, and the first stays.
+        var again = await Assert.ThrowsAsync<ManimCloudException>(() => store.PutAsync(write, new MemoryStream(bytes), CancellationToken.None));
+        Assert.Equal(ErrorKind.Conflict, again.Kind);
+        Assert.Equal(sha, (await store.HeadAsync(key, CancellationToken.None))!.Sha256);
     }
 
     [Fact]
