@@ -2,13 +2,16 @@
 # The transfer benchmark for issue 3, in one command: builds bench/ in Release, then runs TransferBench
 # against FastS3 (always), and against moto and Ceph RGW when asked. All traffic stays on 127.0.0.1.
 #
-#   bench/run.sh [--size 256MiB] [--runs 3] [--moto] [--ceph] [--no-fast] [--out DIR] [-- extra TransferBench args]
+#   bench/run.sh [--size 256MiB] [--runs 3] [--moto] [--ceph] [--no-fast] [--tls] [--out DIR] [-- extra TransferBench args]
+#
+# --tls: FastS3 over HTTPS on loopback with a self-signed certificate made at its start; every client trusts it
+# through SSL_CERT_FILE (.NET on Linux) and AWS_CA_BUNDLE (AWS CLI), pointed at the PEM FastS3 writes.
 #
 # The quick default is 256 MiB x 3 rounds; the issue's figure is `bench/run.sh --size 1GiB`.
 # Results: DIR/transfer-<endpoint>.json (DIR defaults to bench/results/), and the tables on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-size=256MiB runs=3 fast=1 moto=0 ceph=0 out="$here/results" extra=()
+size=256MiB runs=3 fast=1 moto=0 ceph=0 tls=0 out="$here/results" extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size=$2; shift 2 ;;
@@ -16,9 +19,10 @@ while [ $# -gt 0 ]; do
     --moto) moto=1; shift ;;
     --ceph) ceph=1; shift ;;
     --no-fast) fast=0; shift ;;
+    --tls) tls=1; shift ;;
     --out) out=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -39,9 +43,20 @@ bench="$here/TransferBench/bin/Release/net10.0/TransferBench"
 status=0
 common=(--size "$size" --runs "$runs" "${extra[@]}")
 
-if [ $fast = 1 ]; then
+if [ $fast = 1 ] && [ $tls = 0 ]; then
   echo; echo "=== FastS3 (loopback, in bench/FastS3) ==="
   "$bench" --start-fast "${common[@]}" --out "$out/transfer-fasts3.json" || status=1
+fi
+
+if [ $fast = 1 ] && [ $tls = 1 ]; then
+  echo; echo "=== FastS3 over HTTPS (loopback, self-signed certificate) ==="
+  # The PEM does not exist yet: FastS3 writes it when TransferBench starts it. .NET reads SSL_CERT_FILE from the
+  # environment its process started with, so the path is fixed here and exported before TransferBench starts.
+  tls_dir="$(mktemp -d /tmp/fasts3-tls.XXXXXX)"
+  ca="$tls_dir/fasts3-ca.pem"
+  SSL_CERT_FILE="$ca" AWS_CA_BUNDLE="$ca" \
+    "$bench" --start-fast --tls "$ca" "${common[@]}" --out "$out/transfer-fasts3-tls.json" || status=1
+  rm -rf "$tls_dir"
 fi
 
 if [ $moto = 1 ]; then

@@ -28,9 +28,14 @@ public static class BodyReceiver
 {
     private const int BufferSize = 1 << 20;
 
-    public static async Task<ReceivedBody> ReceiveAsync(PipeReader reader, bool awsChunked, string path, ChecksumAlgorithm? algorithm, Digests digests, CancellationToken ct)
+    /// <param name="expectedLength">The body's (decoded) length when the request declares it: small bodies get a small buffer.</param>
+    public static async Task<ReceivedBody> ReceiveAsync(PipeReader reader, bool awsChunked, string path, ChecksumAlgorithm? algorithm, Digests digests,
+        long? expectedLength, CancellationToken ct)
     {
-        await using var sink = new FileSink(path, algorithm, digests);
+        // A 1 MiB buffer for a 10 KB body is a large-object-heap allocation whenever the pool runs dry (many requests
+        // in flight), and those drive gen-2 collections: size it to the body, rounded up so the pool can reuse it.
+        var bufferSize = expectedLength is { } n && n < BufferSize ? (int)Math.Max(4096, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, n))) : BufferSize;
+        await using var sink = new FileSink(path, algorithm, digests, bufferSize);
         var trailers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         var decoder = awsChunked ? new ChunkDecoder(trailers) : null;
         var slices = new List<ReadOnlySequence<byte>>();
@@ -123,7 +128,7 @@ public static class BodyReceiver
     private sealed class FileSink : IAsyncDisposable
     {
         private readonly SafeFileHandle _file;
-        private readonly byte[] _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        private readonly byte[] _buffer;
         // The ETag's digest: MD5 (~0.9 GB/s here) only when asked for, else XxHash128 (far above memory bandwidth).
         private readonly IncrementalHash? _md5;
         private readonly XxHash128? _xx;
@@ -133,8 +138,9 @@ public static class BodyReceiver
         private int _filled;
         private long _written;
 
-        public FileSink(string path, ChecksumAlgorithm? algorithm, Digests digests)
+        public FileSink(string path, ChecksumAlgorithm? algorithm, Digests digests, int bufferSize)
         {
+            _buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
             if (digests.Md5) _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
             else _xx = new XxHash128();
             if (digests.Sha256) _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

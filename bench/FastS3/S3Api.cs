@@ -617,8 +617,8 @@ public sealed class S3Api(Storage storage, ServerOptions options)
         var digests = new Digests(Md5: md5ETag || options.Md5ETags || !string.IsNullOrEmpty(contentMd5), Sha256: signedPayload);
         try
         {
-            var body = await BodyReceiver.ReceiveAsync(ctx.Request.BodyReader, chunked, path, algorithm, digests, ctx.RequestAborted);
             long? declared = chunked && long.TryParse(h["x-amz-decoded-content-length"], out var d) ? d : chunked ? null : ctx.Request.ContentLength;
+            var body = await BodyReceiver.ReceiveAsync(ctx.Request.BodyReader, chunked, path, algorithm, digests, declared, ctx.RequestAborted);
             if (declared is { } expectedLength && expectedLength != body.Length)
                 throw new S3Error(400, "IncompleteBody", $"Received {body.Length} bytes; the request declared {expectedLength}.");
             if (contentMd5 is { Length: > 0 } && contentMd5 != body.Md5Base64)

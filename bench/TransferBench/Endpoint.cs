@@ -30,23 +30,28 @@ public sealed class Endpoint : IAsyncDisposable
         return new Endpoint(uri.Port == 7480 ? "ceph-rgw" : "external", url.TrimEnd('/'), null);
     }
 
-    public static async Task<Endpoint> StartFastS3Async(string benchRoot, string dataRoot)
+    /// <summary>Starts FastS3; with <paramref name="tlsCa"/>, over HTTPS with its self-signed certificate written there.</summary>
+    public static async Task<Endpoint> StartFastS3Async(string benchRoot, string dataRoot, string? tlsCa = null)
     {
         var exe = Path.Combine(benchRoot, "FastS3", "bin", "Release", "net10.0", "FastS3");
         if (!File.Exists(exe)) throw new FileNotFoundException($"FastS3 is not built at {exe}; run bench/run.sh, which builds it.");
         var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add("--root");
         psi.ArgumentList.Add(dataRoot);
+        if (tlsCa is not null)
+            foreach (var a in new[] { "--tls", "--ca-out", tlsCa }) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         p.ErrorDataReceived += (_, _) => { };
         p.BeginErrorReadLine();
         var line = await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        if (line is null || !line.StartsWith("http://127.0.0.1:", StringComparison.Ordinal))
+        var scheme = tlsCa is null ? "http" : "https";
+        if (line is null || !line.StartsWith($"{scheme}://127.0.0.1:", StringComparison.Ordinal))
         {
             p.Kill();
             throw new InvalidOperationException($"FastS3 did not start (it printed '{line}').");
         }
-        return new Endpoint("fasts3", line.Trim(), p);
+        if (tlsCa is not null) await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)); // the certificate's path
+        return new Endpoint(tlsCa is null ? "fasts3" : "fasts3-tls", line.Trim(), p);
     }
 
     public static async Task<Endpoint> StartMotoAsync()

@@ -11,7 +11,7 @@ using TransferBench;
 // in interleaved rounds, against one loopback S3 endpoint. Medians of wall time, CPU (user + sys) and peak RSS,
 // and ManimCloud's ratios against each anchor with the SPEC §5 targets marked. See docs/benchmarks.md.
 const string Usage = """
-    TransferBench [--start-fast | --moto | --endpoint URL] [--size 256MiB] [--runs 3] [--out results.json]
+    TransferBench [--start-fast [--tls CA_PEM] | --moto | --endpoint URL] [--size 256MiB] [--runs 3] [--out results.json]
                   [--clients tu-default,tu-tuned,aws-cli,manimcloud] [--checksum when-supported|when-required]
                   [--warmup SIZE (default: --size; 0 skips)] [--work DIR]
     """;
@@ -36,11 +36,17 @@ try
     {
         "moto" => await Endpoint.StartMotoAsync(),
         "endpoint" => Endpoint.External(opt.EndpointUrl!),
-        _ => await Endpoint.StartFastS3Async(benchRoot, Path.Combine(work, "fasts3")),
+        _ => await Endpoint.StartFastS3Async(benchRoot, Path.Combine(work, "fasts3"), opt.TlsCa),
     };
     // Ceph RGW refuses the SDK's default flexible checksums (SPEC §4), so it gets WHEN_REQUIRED unless told otherwise.
     var whenRequired = opt.Checksum is { } c ? c == "when-required" : endpoint.Kind == "ceph-rgw";
     var env = ChildEnvironment(endpoint.Url, whenRequired, work);
+    if (opt.TlsCa is { } ca)
+    {
+        // The CLI reads AWS_CA_BUNDLE; .NET (OpenSSL) reads SSL_CERT_FILE natively, at its first TLS handshake.
+        env["AWS_CA_BUNDLE"] = ca;
+        env["SSL_CERT_FILE"] = ca;
+    }
     Console.WriteLine($"Endpoint: {endpoint.Kind} at {endpoint.Url}; file {Size.Format(opt.Size)}; {opt.Runs} interleaved round(s); " +
                       $"checksums {(whenRequired ? "when-required" : "when-supported")}; {Environment.ProcessorCount} cores.");
 
@@ -218,12 +224,12 @@ static string Tail(string output)
 }
 
 sealed record Options(string Mode, string? EndpointUrl, long Size, int Runs, string? Out, HashSet<string>? Clients, string? Checksum,
-    long Warmup, string? Work, string? BenchRoot)
+    long Warmup, string? Work, string? BenchRoot, string? TlsCa = null)
 {
     public static Options? Parse(string[] args, string usage)
     {
         string mode = "fast";
-        string? url = null, outPath = null, checksum = null, work = null, benchRoot = null;
+        string? url = null, outPath = null, checksum = null, work = null, benchRoot = null, tlsCa = null;
         long size = 256L << 20;
         long? warmup = null;
         var runs = 3;
@@ -237,6 +243,7 @@ sealed record Options(string Mode, string? EndpointUrl, long Size, int Runs, str
                 {
                     case "--start-fast": mode = "fast"; break;
                     case "--moto": mode = "moto"; break;
+                    case "--tls": tlsCa = Path.GetFullPath(Next()); break;
                     case "--endpoint": mode = "endpoint"; url = Next(); break;
                     case "--size": size = TransferBench.Size.Parse(Next()); break;
                     case "--runs": runs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -258,7 +265,12 @@ sealed record Options(string Mode, string? EndpointUrl, long Size, int Runs, str
                 throw new ArgumentException($"Unknown client(s) {string.Join(", ", unknown)}; the clients are {string.Join(", ", known)}.");
             // A full-size untimed round by default: on these VMs the first touch of guest memory (page cache for new
             // files, fresh heap) costs far more than later ones, and round 1 would pay it alone.
-            return new Options(mode, url, size, runs, outPath, clients, checksum, warmup ?? size, work, benchRoot);
+            if (tlsCa is not null && mode != "fast") throw new ArgumentException("--tls applies to the FastS3 started here (--start-fast).");
+            // .NET on Linux takes extra trust anchors only from SSL_CERT_FILE in the environment it started with
+            // (Environment.SetEnvironmentVariable does not reach OpenSSL), so the caller must set it: bench/run.sh --tls does.
+            if (tlsCa is not null && Environment.GetEnvironmentVariable("SSL_CERT_FILE") is var sslCertFile && (sslCertFile is null || Path.GetFullPath(sslCertFile) != tlsCa))
+                throw new ArgumentException($"--tls {tlsCa} needs SSL_CERT_FILE={tlsCa} in this process's environment (it is '{sslCertFile}'); bench/run.sh --tls sets it.");
+            return new Options(mode, url, size, runs, outPath, clients, checksum, warmup ?? size, work, benchRoot, tlsCa);
         }
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
