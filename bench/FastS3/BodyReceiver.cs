@@ -127,10 +127,8 @@ public static class BodyReceiver
 
     private sealed class FileSink : IAsyncDisposable
     {
-        private readonly DirectFile _file;
-        // Pinned and aligned to the block size, so full chunks can be written with O_DIRECT (see DirectFile).
-        private readonly byte[] _storage;
-        private readonly Memory<byte> _buffer;
+        private readonly SafeFileHandle _file;
+        private readonly byte[] _buffer;
         // The ETag's digest: MD5 (~0.9 GB/s here) only when asked for, else XxHash128 (far above memory bandwidth).
         private readonly IncrementalHash? _md5;
         private readonly XxHash128? _xx;
@@ -142,19 +140,13 @@ public static class BodyReceiver
 
         public FileSink(string path, ChecksumAlgorithm? algorithm, Digests digests, int bufferSize)
         {
-            _storage = GC.AllocateUninitializedArray<byte>(bufferSize + DirectFile.Alignment, pinned: true);
-            _buffer = _storage.AsMemory(AlignedStart(_storage), bufferSize);
+            _buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
             if (digests.Md5) _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
             else _xx = new XxHash128();
             if (digests.Sha256) _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            _file = new DirectFile(path);
+            _file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, FileOptions.Asynchronous);
             _algorithm = algorithm;
             _checksum = algorithm is { } a ? Checksums.Create(a) : null;
-        }
-
-        private static unsafe int AlignedStart(byte[] pinned)
-        {
-            fixed (byte* p = pinned) return (int)((DirectFile.Alignment - (nint)p % DirectFile.Alignment) % DirectFile.Alignment);
         }
 
         public async ValueTask AppendAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
@@ -162,7 +154,7 @@ public static class BodyReceiver
             while (!data.IsEmpty)
             {
                 var n = Math.Min(data.Length, _buffer.Length - _filled);
-                data.Span[..n].CopyTo(_buffer.Span[_filled..]);
+                data.Span[..n].CopyTo(_buffer.AsSpan(_filled));
                 _filled += n;
                 data = data[n..];
                 if (_filled == _buffer.Length) await FlushAsync(ct);
@@ -172,12 +164,12 @@ public static class BodyReceiver
         private async ValueTask FlushAsync(CancellationToken ct)
         {
             if (_filled == 0) return;
-            var chunk = _buffer[.._filled];
+            var chunk = _buffer.AsMemory(0, _filled);
             _md5?.AppendData(chunk.Span);
             _xx?.Append(chunk.Span);
             _sha256?.AppendData(chunk.Span);
             _checksum?.Append(chunk.Span);
-            await _file.WriteAsync(chunk, _written, ct);
+            await RandomAccess.WriteAsync(_file, chunk, _written, ct);
             _written += _filled;
             _filled = 0;
         }
@@ -196,6 +188,7 @@ public static class BodyReceiver
             _file.Dispose();
             _md5?.Dispose();
             _sha256?.Dispose();
+            ArrayPool<byte>.Shared.Return(_buffer);
             return ValueTask.CompletedTask;
         }
     }
