@@ -164,17 +164,28 @@ public sealed class DynamoMetadataStore(IAmazonDynamoDB dynamo, string table, Re
             {
                 [table] = chunk.Select(v => new WriteRequest(new PutRequest(VideoItem(v with { Revision = Math.Max(1, v.Revision) })))).ToList(),
             };
-            // BatchWriteItem may leave items unprocessed under load: send those again with backoff until none remain.
-            for (var attempt = 0; pending.Count > 0 && pending.Values.Sum(l => l.Count) > 0; attempt++)
+            await UntilProcessedAsync(() => pending.Values.Sum(l => l.Count), "writes", "import in smaller batches", async () =>
             {
-                if (attempt > 0) await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 50 * (1 << Math.Min(attempt, 7))) * Random.Shared.NextDouble()), ct);
-                if (attempt > 40)
-                    throw new ManimCloudException(ErrorKind.Throttled, $"DynamoDB left {pending.Values.Sum(l => l.Count)} items unprocessed after {attempt} attempts.",
-                        "The table is throttling writes; raise its capacity or import in smaller batches.");
                 var request = new BatchWriteItemRequest { RequestItems = pending };
                 var r = await Call("Importing videos into", table, t => dynamo.BatchWriteItemAsync(request, t), ct);
                 pending = r.UnprocessedItems ?? new();
-            }
+            }, ct);
+        }
+    }
+
+    /// <summary>
+    /// Batch calls may leave items unprocessed under load: sends the rest again, with jittered exponential backoff,
+    /// until <paramref name="remaining"/> is 0; gives up as Throttled after 40 rounds.
+    /// </summary>
+    private static async Task UntilProcessedAsync(Func<int> remaining, string what, string otherwise, Func<Task> send, CancellationToken ct)
+    {
+        for (var attempt = 0; remaining() > 0; attempt++)
+        {
+            if (attempt > 0) await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 50 * (1 << Math.Min(attempt, 7))) * Random.Shared.NextDouble()), ct);
+            if (attempt > 40)
+                throw new ManimCloudException(ErrorKind.Throttled, $"DynamoDB left {remaining()} {what} unprocessed after {attempt} attempts.",
+                    $"The table is throttling {what}; raise its capacity or {otherwise}.");
+            await send();
         }
     }
 
@@ -223,13 +234,8 @@ public sealed class DynamoMetadataStore(IAmazonDynamoDB dynamo, string table, Re
             {
                 [table] = new KeysAndAttributes { Keys = chunk.Select(id => Key(id, MetaSk)).ToList(), ConsistentRead = true },
             };
-            // BatchGetItem may leave keys unprocessed under load: ask for those again with backoff until none remain.
-            for (var attempt = 0; pending.TryGetValue(table, out var keys) && keys.Keys.Count > 0; attempt++)
+            await UntilProcessedAsync(() => pending.GetValueOrDefault(table)?.Keys.Count ?? 0, "reads", "try again later", async () =>
             {
-                if (attempt > 0) await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 50 * (1 << Math.Min(attempt, 7))) * Random.Shared.NextDouble()), ct);
-                if (attempt > 40)
-                    throw new ManimCloudException(ErrorKind.Throttled, $"DynamoDB left {keys.Keys.Count} reads unprocessed after {attempt} attempts.",
-                        "The table is throttling reads; raise its capacity or try again later.");
                 var request = new BatchGetItemRequest { RequestItems = pending };
                 var r = await Call("Reading videos from", table, t => dynamo.BatchGetItemAsync(request, t), ct);
                 foreach (var item in r.Responses?.GetValueOrDefault(table) ?? [])
@@ -238,7 +244,7 @@ public sealed class DynamoMetadataStore(IAmazonDynamoDB dynamo, string table, Re
                     found[video.Id] = video;
                 }
                 pending = r.UnprocessedKeys ?? new();
-            }
+            }, ct);
         }
         return found;
     }

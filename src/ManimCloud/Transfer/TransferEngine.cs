@@ -497,6 +497,8 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         new(ErrorKind.Fatal, $"Integrity check failed for {state.What} after upload: {detail}.",
             "Another writer may have replaced the object at the same moment; upload it again and check who else writes this key.");
 
+    private const int WriteChunk = 1 << 20;
+
     /// <summary>Aborts an upload that cannot be completed any more and forgets it.</summary>
     private async Task DiscardAsync(UploadState state, CancellationToken ct)
     {
@@ -577,7 +579,11 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
                             return true;
                         }, stop.Token, limiter);
                         if (storedCrc is not null) crcs[number - 1] = Crc32Math.Of(buffer.AsSpan(0, length));
-                        await RandomAccess.WriteAsync(handle, buffer.AsMemory(0, length), offset, stop.Token);
+                        // In 1 MiB writes: one 8 MiB pwrite makes the kernel fill large page-cache folios, which on VMs whose
+                        // memory the host backs on first touch come from untouched memory — the copy then ran at ~0.4 GB/s
+                        // here (3 s per GiB instead of 1 s, nearly all of it system time).
+                        for (var at = 0; at < length; at += WriteChunk)
+                            await RandomAccess.WriteAsync(handle, buffer.AsMemory(at, Math.Min(WriteChunk, length - at)), offset + at, stop.Token);
                         meter.PartDone(length);
                     }
                 });

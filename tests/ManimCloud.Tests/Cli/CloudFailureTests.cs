@@ -15,6 +15,17 @@ public class CloudFailureTests
         return (string)r.Json["video_id"]!;
     }
 
+    /// <summary>A cloud, a workspace with a video in it, and a rendered clip at home.File("clip.mp4").</summary>
+    private static async Task<(TestCloud Cloud, TempDir Home, Dictionary<string, string> Env, string Video)> VideoWithClipAsync()
+    {
+        var cloud = await TestCloud.CreateAsync();
+        var home = new TempDir();
+        var env = cloud.Environment(home.Path);
+        var id = CreateVideo(env);
+        await new Rendering.TestRenderer().RenderClipAsync(home.File("clip.mp4"), 1, 0.5, CancellationToken.None);
+        return (cloud, home, env, id);
+    }
+
     [Fact]
     public void A_missing_table_is_named_with_the_fix_and_nothing_is_written()
     {
@@ -32,11 +43,8 @@ public class CloudFailureTests
     [Fact]
     public async Task A_missing_video_bucket_leaves_no_media_in_the_record()
     {
-        var cloud = await TestCloud.CreateAsync();
-        using var home = new TempDir();
-        var env = cloud.Environment(home.Path);
-        var id = CreateVideo(env);
-        await new Rendering.TestRenderer().RenderClipAsync(home.File("clip.mp4"), 1, 0.5, CancellationToken.None);
+        var (cloud, home, env, id) = await VideoWithClipAsync();
+        using var _ = home;
         env["MANIMCLOUD_VIDEO_BUCKET"] = cloud.VideoBucket + "-gone";
         var r = CliRunner.Run(env, "video", "put", home.File("clip.mp4"), "--video", id, "--scene", "1", "--json");
         Assert.Equal(3, r.ExitCode);
@@ -50,11 +58,8 @@ public class CloudFailureTests
     [Fact]
     public async Task Reading_from_a_missing_video_bucket_names_the_bucket_not_the_object()
     {
-        var cloud = await TestCloud.CreateAsync();
-        using var home = new TempDir();
-        var env = cloud.Environment(home.Path);
-        var id = CreateVideo(env);
-        await new Rendering.TestRenderer().RenderClipAsync(home.File("clip.mp4"), 1, 0.5, CancellationToken.None);
+        var (cloud, home, env, id) = await VideoWithClipAsync();
+        using var _ = home;
         Assert.Equal(0, CliRunner.Run(env, "video", "put", home.File("clip.mp4"), "--video", id, "--full").ExitCode);
         // A workspace elsewhere (nothing cached) pointed at a bucket name that does not exist.
         using var other = new TempDir();
