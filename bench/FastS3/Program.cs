@@ -7,7 +7,9 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 
 // FastS3: a loopback S3-compatible endpoint for the transfer benchmark (issue 3). moto tops out near 35 MB/s,
 // which hides the differences between clients; this server streams to disk at memory speed.
-//   FastS3 [--port N] [--root DIR] [--log] [--md5-etags] [--verify-sha256] [--tls [--ca-out FILE]]
+//   FastS3 [--port N] [--root DIR] [--log] [--md5-etags] [--verify-sha256] [--tls [--ca-out FILE]] [--transport large-reads|kestrel]
+// --transport: large-reads (default) receives up to 256 KiB per call (LargeReadTransport.cs); kestrel is Kestrel's
+// own socket transport, which receives in 4 KiB blocks.
 // Port 0 (the default) picks a free one. The first line on stdout is the endpoint URL.
 // --tls serves HTTPS with a self-signed certificate for 127.0.0.1/localhost made at start; its PEM goes to FILE
 // (default ROOT/fasts3-ca.pem) and the second line on stdout is that path. Clients trust it through
@@ -20,8 +22,9 @@ string? root = null;
 var log = false;
 var options = new ServerOptions();
 var tls = false;
+var largeReads = true;
 string? caOut = null;
-const string usage = "Usage: FastS3 [--port N] [--root DIR] [--log] [--md5-etags] [--verify-sha256] [--tls [--ca-out FILE]]";
+const string usage = "Usage: FastS3 [--port N] [--root DIR] [--log] [--md5-etags] [--verify-sha256] [--tls [--ca-out FILE]] [--transport large-reads|kestrel]";
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -33,6 +36,7 @@ for (var i = 0; i < args.Length; i++)
         case "--verify-sha256": options = options with { VerifySha256 = true }; break;
         case "--tls": tls = true; break;
         case "--ca-out": caOut = args[++i]; break;
+        case "--transport": largeReads = args[++i] switch { "kestrel" => false, "large-reads" => true, var t => throw new ArgumentException($"--transport {t}: kestrel or large-reads") }; break;
         default:
             Console.Error.WriteLine($"Unknown argument '{args[i]}'. {usage}");
             return 2;
@@ -51,6 +55,12 @@ if (tls)
 
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
+if (largeReads)
+    builder.WebHost.ConfigureServices(services =>
+    {
+        foreach (var d in services.Where(d => d.ServiceType == typeof(Microsoft.AspNetCore.Connections.IConnectionListenerFactory)).ToList()) services.Remove(d);
+        services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, LargeReadTransportFactory>();
+    });
 builder.WebHost.ConfigureKestrel(k =>
 {
     k.Listen(IPAddress.Loopback, port, listen =>
