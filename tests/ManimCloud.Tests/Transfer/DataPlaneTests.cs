@@ -80,6 +80,62 @@ public class DataPlaneTests
     }
 
     [Fact]
+    public async Task Over_HTTPS_parts_go_unsigned_with_their_CRC32_and_the_object_is_whole()
+    {
+        // The production path: a TLS endpoint (a TLS-terminating proxy in front of moto, trusted by the child
+        // process through SSL_CERT_FILE), where the lean data plane sends UNSIGNED-PAYLOAD and the part CRC32.
+        await using var h = new TransferHarness();
+        using var certificate = SelfSignedLoopbackCertificate();
+        var pem = Path.Combine(h.Folder, "proxy-ca.pem");
+        await File.WriteAllTextAsync(pem, certificate.ExportCertificatePem());
+        await using var tls = new FaultProxy(MotoServer.Endpoint, tls: certificate);
+        var file = h.RandomFile("tls.mp4", 12 * MiB + 777, 91);
+        const string key = "videos/p/v/v1/tls.mp4";
+
+        var probe = Path.Combine(AppContext.BaseDirectory, "ManimCloud.TransferProbe.dll");
+        var host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+        var psi = new ProcessStartInfo(host, [probe, tls.Endpoint, Path.Combine(h.Folder, "tls-catalog.db"), h.Bucket, key, file, (5 * MiB).ToString(), "3"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            Environment = { ["SSL_CERT_FILE"] = pem },
+        };
+        using var child = Process.Start(psi)!;
+        var stderr = child.StandardError.ReadToEndAsync();
+        var stdout = await child.StandardOutput.ReadToEndAsync();
+        await child.WaitForExitAsync();
+        Assert.True(child.ExitCode == 0, $"{stdout}\n{await stderr}");
+
+        var parts = tls.Forwarded.Where(r => r.IsUploadPart).ToList();
+        Assert.Equal(3, parts.Count);
+        Assert.All(parts, r =>
+        {
+            Assert.Equal("UNSIGNED-PAYLOAD", r.Headers.First(kv => kv.Key.Equals("x-amz-content-sha256", StringComparison.OrdinalIgnoreCase)).Value);
+            Assert.Contains(r.Headers, kv => kv.Key.Equals("x-amz-checksum-crc32", StringComparison.OrdinalIgnoreCase));
+            Assert.Contains(r.Headers, kv => kv.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase));
+        });
+        var head = await AwsCli.JsonAsync("s3api", "head-object", "--bucket", h.Bucket, "--key", key, "--checksum-mode", "ENABLED");
+        Assert.Equal("FULL_OBJECT", (string)head["ChecksumType"]!);
+        Assert.Equal(TransferHarness.Crc32(file), (string)head["ChecksumCRC32"]!);
+        var back = Path.Combine(h.Folder, "tls-back.mp4");
+        Assert.Equal(0, (await AwsCli.RunAsync("s3api", "get-object", "--bucket", h.Bucket, "--key", key, back)).ExitCode);
+        Assert.Equal(TransferHarness.Sha256(file), TransferHarness.Sha256(back));
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 SelfSignedLoopbackCertificate()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=127.0.0.1", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var names = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        names.AddIpAddress(System.Net.IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+        using var made = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+        // Exported and loaded again so that SslStream on Linux can use the private key.
+        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(made.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx), null);
+    }
+
+    [Fact]
     public async Task A_small_object_goes_up_in_one_PUT_signed_with_its_known_SHA256_and_reads_back_whole_with_the_AWS_CLI()
     {
         await using var h = new TransferHarness();

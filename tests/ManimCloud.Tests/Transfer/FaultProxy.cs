@@ -50,8 +50,12 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly Random _random;
     private readonly Task _accepting;
 
-    public FaultProxy(string upstream, double faultRate = 0, int seed = 1)
+    private readonly System.Security.Cryptography.X509Certificates.X509Certificate2? _tls;
+
+    /// <param name="tls">When given, clients talk HTTPS to the proxy with this certificate (moto stays plain HTTP behind it).</param>
+    public FaultProxy(string upstream, double faultRate = 0, int seed = 1, System.Security.Cryptography.X509Certificates.X509Certificate2? tls = null)
     {
+        _tls = tls;
         _upstreamBase = upstream.TrimEnd('/');
         FaultRate = faultRate;
         _random = new Random(seed);
@@ -61,7 +65,7 @@ public sealed class FaultProxy : IAsyncDisposable
             MaxConnectionsPerServer = 64,
         }) { Timeout = TimeSpan.FromMinutes(5) };
         _listener.Start(256);
-        Endpoint = $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+        Endpoint = $"{(tls is null ? "http" : "https")}://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
         _accepting = AcceptAsync();
     }
 
@@ -122,7 +126,16 @@ public sealed class FaultProxy : IAsyncDisposable
     private async Task ServeAsync(Socket socket)
     {
         using var _ = socket;
-        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        await using var network = new NetworkStream(socket, ownsSocket: false);
+        Stream stream = network;
+        if (_tls is not null)
+        {
+            var ssl = new System.Net.Security.SslStream(network, leaveInnerStreamOpen: true);
+            try { await ssl.AuthenticateAsServerAsync(_tls); }
+            catch (Exception) { await ssl.DisposeAsync(); return; }
+            stream = ssl;
+        }
+        await using var __ = stream;
         var reader = new HttpReader(stream);
         try
         {
