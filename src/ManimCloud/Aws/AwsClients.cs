@@ -60,7 +60,7 @@ public sealed class AwsClients : IDisposable
         var credentials = Credentials();
         var client = new AmazonS3Client(credentials, config);
         // The transfer engine's lean data plane signs its UploadPart/GetObject requests with the same credentials.
-        HttpS3DataPlane.Register(client, credentials, Region.SystemName);
+        HttpS3DataPlane.Register(client, credentials, Region.SystemName, _options.LeanDataPlane);
         return client;
     }
 

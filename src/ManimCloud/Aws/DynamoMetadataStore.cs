@@ -205,16 +205,12 @@ public sealed class DynamoMetadataStore(IAmazonDynamoDB dynamo, string table, Re
         }
     }
 
-    public async Task<bool> TryAddCodeVersionsAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct)
-    {
-        if (versions.Count == 1) return await TryAddCodeVersionAsync(versions[0], ct);
-        return (await TryAddCodeVersionsAcrossAsync(versions, ct)).Count == 0;
-    }
-
     public async Task<IReadOnlySet<VideoId>> TryAddCodeVersionsAcrossAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct)
     {
         if (versions.Count > IMetadataStore.MaxClaimBatch) throw new ArgumentException($"at most {IMetadataStore.MaxClaimBatch} versions per claim", nameof(versions));
         if (versions.Count == 0) return new HashSet<VideoId>();
+        // One claim needs no transaction (half the write cost).
+        if (versions.Count == 1) return await TryAddCodeVersionAsync(versions[0], ct) ? new HashSet<VideoId>() : new HashSet<VideoId> { versions[0].Video };
         var what = versions.Select(v => v.Video).Distinct().Count() == 1
             ? $"{versions[0].Video} v{versions[0].Version}–v{versions[^1].Version}"
             : $"{versions.Count} versions of {versions.Select(v => v.Video).Distinct().Count()} videos";

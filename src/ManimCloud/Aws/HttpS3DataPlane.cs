@@ -33,7 +33,7 @@ public sealed class HttpS3DataPlane : IS3DataPlane, IDisposable
     private static readonly ConditionalWeakTable<IAmazonS3, HttpS3DataPlane?> PerClient = new();
     private static readonly ConditionalWeakTable<IAmazonS3, Registration> Registered = new();
 
-    private sealed record Registration(AWSCredentials Credentials, string Region);
+    private sealed record Registration(AWSCredentials Credentials, string Region, bool Lean);
 
     private readonly HttpClient _http;
     private readonly string? _endpoint;   // path-style base, e.g. http://127.0.0.1:5000
@@ -64,17 +64,18 @@ public sealed class HttpS3DataPlane : IS3DataPlane, IDisposable
     /// <summary>
     /// The lean plane for an SDK S3 client (one per client, so engines share its connections), or null when the
     /// client's setup is one it does not reproduce (an explicit proxy, a custom endpoint addressed by virtual host,
-    /// accelerate/dual-stack/FIPS endpoints, or a client that is not the SDK's).
+    /// accelerate/dual-stack/FIPS endpoints, a client registered to stay on the SDK, or a client that is not the SDK's).
     /// </summary>
-    public static HttpS3DataPlane? For(IAmazonS3 s3) =>
-        Environment.GetEnvironmentVariable("MANIMCLOUD_DATA_PLANE") is "sdk" ? null : PerClient.GetValue(s3, Create);
+    public static HttpS3DataPlane? For(IAmazonS3 s3) => PerClient.GetValue(s3, Create);
 
     /// <summary>
     /// Tells the data plane which credentials and signing region a client was built with (the SDK does not expose
     /// the credentials, and forgets the region once a ServiceURL is set), so it signs with exactly those.
     /// Unregistered clients use the config's default credentials (else the default chain) and its region.
+    /// <paramref name="lean"/> false keeps the client's transfers on the SDK (<c>MANIMCLOUD_DATA_PLANE=sdk</c>).
     /// </summary>
-    public static void Register(IAmazonS3 s3, AWSCredentials credentials, string region) => Registered.AddOrUpdate(s3, new(credentials, region));
+    public static void Register(IAmazonS3 s3, AWSCredentials credentials, string region, bool lean = true) =>
+        Registered.AddOrUpdate(s3, new(credentials, region, lean));
 
     private static HttpS3DataPlane? Create(IAmazonS3 s3)
     {
@@ -89,6 +90,7 @@ public sealed class HttpS3DataPlane : IS3DataPlane, IDisposable
         }
         else if (config.UseHttp) return null;
         Registered.TryGetValue(s3, out var known);
+        if (known is { Lean: false }) return null;
         var region = known?.Region ?? config.AuthenticationRegion ?? config.RegionEndpoint?.SystemName;
         if (string.IsNullOrEmpty(region)) return null;
         var credentials = known?.Credentials ?? config.DefaultAWSCredentials ?? DefaultAWSCredentialsIdentityResolver.GetCredentials();

@@ -124,9 +124,6 @@ public sealed class SqliteMetadataStore(Catalog catalog) : IMetadataStore
         }
     }
 
-    public async Task<bool> TryAddCodeVersionsAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct) =>
-        (await TryAddCodeVersionsAcrossAsync(versions, ct)).Count == 0;
-
     public Task<IReadOnlySet<VideoId>> TryAddCodeVersionsAcrossAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct)
     {
         if (versions.Count > IMetadataStore.MaxClaimBatch) throw new ArgumentException($"at most {IMetadataStore.MaxClaimBatch} versions per claim", nameof(versions));

@@ -30,17 +30,19 @@ public interface IMetadataStore
     /// <summary>Claims a version number: false when that number is already taken (never overwrites).</summary>
     Task<bool> TryAddCodeVersionAsync(CodeVersion version, CancellationToken ct);
 
-    /// <summary>
-    /// Claims several version numbers at once, all or nothing: false (and nothing claimed) when any is taken.
-    /// At most <see cref="MaxClaimBatch"/> versions per call.
-    /// </summary>
-    Task<bool> TryAddCodeVersionsAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct);
 
     /// <summary>
     /// Claims version numbers of several videos in one all-or-nothing write (at most <see cref="MaxClaimBatch"/>):
     /// returns the videos with a number already taken (or in another writer's transaction); when any, nothing was claimed.
     /// </summary>
     Task<IReadOnlySet<VideoId>> TryAddCodeVersionsAcrossAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct);
+
+    /// <summary>
+    /// Claims several version numbers at once, all or nothing: false (and nothing claimed) when any is taken.
+    /// At most <see cref="MaxClaimBatch"/> versions per call.
+    /// </summary>
+    async Task<bool> TryAddCodeVersionsAsync(IReadOnlyList<CodeVersion> versions, CancellationToken ct) =>
+        (await TryAddCodeVersionsAcrossAsync(versions, ct)).Count == 0;
 
     /// <summary>Several records at once (a sync pass); ids with no record are absent.</summary>
     Task<IReadOnlyDictionary<VideoId, VideoRecord>> GetVideosAsync(IReadOnlyList<VideoId> ids, CancellationToken ct);

@@ -67,12 +67,10 @@ public sealed class Outbox(Catalog catalog)
     }
 
     /// <summary>
-    /// Takes an entry that no one has ever tried to apply to the cloud (free, no attempts): such an operation has left
-    /// no trace there, so it may be applied without first looking for an earlier attempt's result. False otherwise.
+    /// Takes the entries no one has ever tried to apply to the cloud (free, no attempts), in one catalog transaction,
+    /// and returns their ids: such an operation has left no trace there, so it may be applied without first looking
+    /// for an earlier attempt's result.
     /// </summary>
-    public bool TryTakeUntried(string id) => TryTakeUntried([id]).Count == 1;
-
-    /// <summary>As <see cref="TryTakeUntried(string)"/> for several entries in one catalog transaction; returns the ids taken.</summary>
     public HashSet<string> TryTakeUntried(IReadOnlyCollection<string> ids) =>
         catalog.InTransaction((c, tx) => ids.Where(id => c.Command(tx,
             "UPDATE outbox SET owner = $me WHERE id = $id AND owner IS NULL AND attempts = 0 AND state = 'pending'",
@@ -118,6 +116,17 @@ public sealed class Outbox(Catalog catalog)
         using var c = catalog.Open();
         using var cmd = c.Command(null, "SELECT 1 FROM outbox WHERE video_id = $v AND id <> $id LIMIT 1", ("$v", video.ToString()), ("$id", exceptId));
         return cmd.ExecuteScalar() is not null;
+    }
+
+    /// <summary>The ids of every queued operation, in any state (without reading their payloads).</summary>
+    public HashSet<string> Ids()
+    {
+        using var c = catalog.Open();
+        using var cmd = c.Command(null, "SELECT id FROM outbox");
+        using var r = cmd.ExecuteReader();
+        var ids = new HashSet<string>();
+        while (r.Read()) ids.Add(r.GetString(0));
+        return ids;
     }
 
     public OutboxEntry? Find(string id) => Query("WHERE id = $id", ("$id", id)).FirstOrDefault();

@@ -122,7 +122,7 @@ public sealed class SyncEngine(
         pass.Report($"{runs.Sum(r => r.Count)} code versions of {runs.Count} videos");
 
         // The numbers the cloud holds, as far as the workspace knows: its versions that are not waiting in the outbox.
-        var waiting = outbox.List().Select(e => e.Operation.Id).ToHashSet();
+        var waiting = outbox.Ids();
         var claims = new Dictionary<VideoId, (List<OutboxEntry> Entries, List<CodeVersion> Versions)>();
         foreach (var run in runs)
         {
@@ -238,7 +238,7 @@ public sealed class SyncEngine(
                 {
                     var inPlace = entry.LocalApplied && here.TryGetValue(entry.Operation.Id, out var mine) && mine.Version == version.Version && mine.Key == version.Key;
                     finished.Add((entry, inPlace
-                        ? (entry.ProvisionalVersion is { } told && told != version.Version ? new Renumbering(video, told, version.Version) : null)
+                        ? Renumbered(video, entry.ProvisionalVersion, version.Version)
                         : await MatchLocallyAsync(entry.Operation, entry.LocalApplied, entry.ProvisionalVersion, new OperationResult(record, version, null), ct)));
                 }
             }
@@ -497,10 +497,12 @@ public sealed class SyncEngine(
             }
             await MoveAsync(mine, cloudVersion.Version, cloudVersion.Key, ct);
         }
-        // Reported against the number the user was told when the version was made offline.
-        var told = provisional ?? mine?.Version;
-        return told is { } n && n != cloudVersion.Version ? new Renumbering(op.Video, n, cloudVersion.Version) : null;
+        return Renumbered(op.Video, provisional ?? mine?.Version, cloudVersion.Version);
     }
+
+    /// <summary>A renumbering to report, against the number the user was told when the version was made offline.</summary>
+    private static Renumbering? Renumbered(VideoId video, int? told, int cloudVersion) =>
+        told is { } n && n != cloudVersion ? new Renumbering(video, n, cloudVersion) : null;
 
     /// <summary>Copies the cloud's version records of a video into the workspace (content is fetched when read).</summary>
     private async Task MirrorCodeHistoryAsync(VideoId video, CancellationToken ct)

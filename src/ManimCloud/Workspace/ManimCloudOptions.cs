@@ -36,6 +36,8 @@ public sealed record ManimCloudOptions
     public bool UseStorageClasses { get; init; } = true;
     /// <summary>Send the SSE header on writes (always on AWS). Off for S3-compatible stores without SSE (Ceph RGW answers InvalidRequest); their bucket default applies.</summary>
     public bool RequestEncryption { get; init; } = true;
+    /// <summary>Parts, ranges and small objects over the lean HttpClient + SigV4 path (true) or through the AWS SDK (false, a fallback for diagnosing a store).</summary>
+    public bool LeanDataPlane { get; init; } = true;
     public string ManimCommand { get; init; } = "manim";
     /// <summary>How long a command keeps retrying an unreachable or throttling cloud before it queues the work.</summary>
     public TimeSpan RetryBudget { get; init; } = TimeSpan.FromSeconds(10);
@@ -113,6 +115,13 @@ public sealed record ManimCloudOptions
             var other => throw new ManimCloudException(ErrorKind.InvalidInput, $"MANIMCLOUD_STORAGE_CLASSES is '{other}'.", "Use on or off."),
         };
 
+        var leanDataPlane = Pick("MANIMCLOUD_DATA_PLANE", "data_plane") switch
+        {
+            null or "lean" => true,
+            "sdk" => false,
+            var other => throw new ManimCloudException(ErrorKind.InvalidInput, $"MANIMCLOUD_DATA_PLANE is '{other}'.", "Use lean (the default) or sdk."),
+        };
+
         var retrySeconds = Pick("MANIMCLOUD_RETRY_SECONDS", "retry_seconds") is { } rs
             ? (double.TryParse(rs, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var secs) && secs > 0 ? secs
                 : throw new ManimCloudException(ErrorKind.InvalidInput, $"MANIMCLOUD_RETRY_SECONDS is '{rs}'.", "Give a positive number of seconds, e.g. 10."))
@@ -139,6 +148,7 @@ public sealed record ManimCloudOptions
             ChecksumMode = checksums,
             UseStorageClasses = storageClasses,
             RequestEncryption = requestEncryption,
+            LeanDataPlane = leanDataPlane,
             ManimCommand = Pick("MANIMCLOUD_MANIM", "manim_command") ?? "manim",
         };
     }

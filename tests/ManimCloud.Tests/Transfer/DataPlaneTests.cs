@@ -136,6 +136,30 @@ public class DataPlaneTests
     }
 
     [Fact]
+    public async Task MANIMCLOUD_DATA_PLANE_sdk_keeps_the_transfer_on_the_AWS_SDK_with_the_same_result()
+    {
+        await using var h = new TransferHarness();
+        var options = ManimCloud.Workspace.ManimCloudOptions.Load(new Dictionary<string, string?>
+        {
+            ["MANIMCLOUD_HOME"] = h.Folder, ["MANIMCLOUD_DATA_PLANE"] = "sdk", ["AWS_ENDPOINT_URL"] = h.Proxy.Endpoint, ["AWS_REGION"] = "us-east-1",
+        });
+        Assert.False(options.LeanDataPlane);
+        using var clients = new AwsClients(options);
+        Assert.Null(HttpS3DataPlane.For(clients.S3));
+        var file = h.RandomFile("sdk.mp4", 11 * MiB + 5, 17);
+
+        var result = await new TransferEngine(clients.S3, h.Retry).UploadFileAsync(h.Bucket, "videos/p/v/v1/sdk.mp4", file,
+            new UploadOptions { PartSize = 5 * MiB, Concurrency = 2 }, null, CancellationToken.None);
+
+        Assert.Equal(TransferHarness.Crc32(file), result.Crc32);
+        // The SDK's own requests (its invocation id header), not the lean plane's.
+        Assert.All(h.Proxy.Forwarded.Where(r => r.IsUploadPart), r => Assert.Contains(r.Headers, kv => kv.Key.Equals("amz-sdk-invocation-id", StringComparison.OrdinalIgnoreCase)));
+        var back = Path.Combine(h.Folder, "sdk-back.mp4");
+        await new TransferEngine(clients.S3, h.Retry).DownloadFileAsync(h.Bucket, "videos/p/v/v1/sdk.mp4", null, back, new DownloadOptions(), null, CancellationToken.None);
+        Assert.Equal(TransferHarness.Sha256(file), TransferHarness.Sha256(back));
+    }
+
+    [Fact]
     public async Task A_small_object_goes_up_in_one_PUT_signed_with_its_known_SHA256_and_reads_back_whole_with_the_AWS_CLI()
     {
         await using var h = new TransferHarness();
