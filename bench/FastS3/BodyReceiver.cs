@@ -144,7 +144,8 @@ public static class BodyReceiver
             if (digests.Md5) _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
             else _xx = new XxHash128();
             if (digests.Sha256) _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            _file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, FileOptions.Asynchronous);
+            // OpenOrCreate: the path may hold a deleted object's file to write over (Storage.NewDataPath); cut to length at the end.
+            _file = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read, FileOptions.Asynchronous);
             _algorithm = algorithm;
             _checksum = algorithm is { } a ? Checksums.Create(a) : null;
         }
@@ -177,6 +178,7 @@ public static class BodyReceiver
         public async Task<ReceivedBody> FinishAsync(IReadOnlyDictionary<string, string> trailers, CancellationToken ct)
         {
             await FlushAsync(ct);
+            if (RandomAccess.GetLength(_file) != _written) RandomAccess.SetLength(_file, _written);
             var md5 = _md5?.GetHashAndReset();
             var etag = md5 ?? _xx!.GetCurrentHash();
             return new ReceivedBody(_written, Convert.ToHexStringLower(etag), md5 is null ? null : Convert.ToBase64String(md5), _algorithm,

@@ -7,7 +7,8 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 
 // FastS3: a loopback S3-compatible endpoint for the transfer benchmark (issue 3). moto tops out near 35 MB/s,
 // which hides the differences between clients; this server streams to disk at memory speed.
-//   FastS3 [--port N] [--root DIR] [--log] [--md5-etags] [--verify-sha256] [--tls [--ca-out FILE]] [--transport large-reads|kestrel]
+//   FastS3 [--port N] [--root DIR] [--log] [--md5-etags] [--verify-sha256] [--tls [--ca-out FILE]] [--transport large-reads|kestrel] [--no-reuse]
+// --no-reuse: unlink deleted objects' files instead of writing new objects over them (see Storage.NewDataPath).
 // --transport: large-reads (default) receives up to 256 KiB per call (LargeReadTransport.cs); kestrel is Kestrel's
 // own socket transport, which receives in 4 KiB blocks.
 // Port 0 (the default) picks a free one. The first line on stdout is the endpoint URL.
@@ -22,9 +23,10 @@ string? root = null;
 var log = false;
 var options = new ServerOptions();
 var tls = false;
+long keepFree = 8L << 30;
 var largeReads = true;
 string? caOut = null;
-const string usage = "Usage: FastS3 [--port N] [--root DIR] [--log] [--md5-etags] [--verify-sha256] [--tls [--ca-out FILE]] [--transport large-reads|kestrel]";
+const string usage = "Usage: FastS3 [--port N] [--root DIR] [--log] [--md5-etags] [--verify-sha256] [--tls [--ca-out FILE]] [--transport large-reads|kestrel] [--no-reuse]";
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -35,6 +37,7 @@ for (var i = 0; i < args.Length; i++)
         case "--md5-etags": options = options with { Md5ETags = true }; break;
         case "--verify-sha256": options = options with { VerifySha256 = true }; break;
         case "--tls": tls = true; break;
+        case "--no-reuse": keepFree = 0; break;
         case "--ca-out": caOut = args[++i]; break;
         case "--transport": largeReads = args[++i] switch { "kestrel" => false, "large-reads" => true, var t => throw new ArgumentException($"--transport {t}: kestrel or large-reads") }; break;
         default:
@@ -77,7 +80,7 @@ builder.WebHost.ConfigureKestrel(k =>
     k.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
 });
 var app = builder.Build();
-var api = new S3Api(new Storage(root), options);
+var api = new S3Api(new Storage(root, keepFree), options);
 if (log)
 {
     // One line per request on stderr: what a client actually sends (methods, ranges, checksum headers).

@@ -327,10 +327,10 @@ public sealed class S3Api(Storage storage, ServerOptions options)
     }
 
     /// <summary>Streams [start, start+length) of the object's segments, each read positionally in large blocks.</summary>
-    private static async Task SendAsync(HttpContext ctx, IReadOnlyList<Segment> segments, long start, long length)
+    private async Task SendAsync(HttpContext ctx, IReadOnlyList<Segment> segments, long start, long length)
     {
         var ct = ctx.RequestAborted;
-        var handles = new List<(SafeFileHandle File, long Offset, long Count)>();
+        var handles = new List<(Segment Segment, SafeFileHandle File, long Offset, long Count)>();
         try
         {
             long segmentStart = 0;
@@ -340,7 +340,7 @@ public sealed class S3Api(Storage storage, ServerOptions options)
                 var to = Math.Min(start + length, segmentStart + seg.Length);
                 if (from < to)
                 {
-                    try { handles.Add((File.OpenHandle(seg.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous), from - segmentStart, to - from)); }
+                    try { handles.Add((seg, storage.OpenForRead(seg), from - segmentStart, to - from)); }
                     catch (FileNotFoundException) { throw new S3Error(404, "NoSuchKey", "The object was replaced while it was being read."); }
                 }
                 segmentStart += seg.Length;
@@ -349,7 +349,7 @@ public sealed class S3Api(Storage storage, ServerOptions options)
             try
             {
                 var body = ctx.Response.Body;
-                foreach (var (file, offset, count) in handles)
+                foreach (var (_, file, offset, count) in handles)
                 {
                     for (long done = 0; done < count;)
                     {
@@ -364,7 +364,7 @@ public sealed class S3Api(Storage storage, ServerOptions options)
         }
         finally
         {
-            foreach (var h in handles) h.File.Dispose();
+            foreach (var h in handles) storage.EndRead(h.Segment, h.File);
         }
     }
 
@@ -404,7 +404,7 @@ public sealed class S3Api(Storage storage, ServerOptions options)
         var part = new Part(number, new Segment(path, body.Length), Quote(body.ETagHex), body.Algorithm, body.Checksum, DateTimeOffset.UtcNow);
         Part? replaced = null;
         upload.Parts.AddOrUpdate(number, part, (_, old) => { replaced = old; return part; });
-        if (replaced is not null) Storage.Delete([replaced.Data]);
+        if (replaced is not null) storage.Delete([replaced.Data]);
         if (!storage.Uploads.ContainsKey(uploadId)) File.Delete(path); // aborted meanwhile
         ctx.Response.Headers.ETag = part.ETag;
         EchoStored(ctx, upload.Echoed, encryptionOnly: true);
@@ -474,7 +474,7 @@ public sealed class S3Api(Storage storage, ServerOptions options)
             Echoed = upload.Echoed,
         }, IsCreateOnly(ctx), IfMatch(ctx));
         storage.Uploads.TryRemove(uploadId, out _);
-        Storage.Delete(upload.Parts.Values.Where(p => !parts.Contains(p)).Select(p => p.Data));
+        storage.Delete(upload.Parts.Values.Where(p => !parts.Contains(p)).Select(p => p.Data));
         EchoStored(ctx, upload.Echoed, encryptionOnly: true);
 
         var result = new XElement(Ns + "CompleteMultipartUploadResult",
@@ -492,7 +492,7 @@ public sealed class S3Api(Storage storage, ServerOptions options)
     {
         var upload = storage.GetUpload(uploadId, bucket, key);
         storage.Uploads.TryRemove(uploadId, out _);
-        Storage.Delete(upload.Parts.Values.Select(p => p.Data));
+        storage.Delete(upload.Parts.Values.Select(p => p.Data));
         ctx.Response.StatusCode = 204;
         return Task.CompletedTask;
     }
