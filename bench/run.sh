@@ -38,13 +38,35 @@ for p in FastS3 TuClient McClient TransferBench; do
   dotnet build "$here/$p/$p.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null \
     || { dotnet build "$here/$p/$p.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly; exit 1; }
 done
-# The two .NET clients precompiled (ReadyToRun) into their build folders, as ./manimcloud builds the CLI: both then
-# start without compiling the AWS SDK first (~0.1 s of a 1 GiB transfer). A plain build stays if that fails.
+# How the .NET clients are compiled:
+# - TuClient (TransferUtility) precompiled ReadyToRun into its build folder: it starts without compiling the AWS SDK
+#   first, which is kinder to it than the JIT build a .NET application normally runs as.
+# - McClient as ./manimcloud builds the CLI: Native AOT when a C toolchain (clang) is there, else ReadyToRun.
+# - TuClient also Native AOT, into bin/Release/aot (the tu-*-aot anchors): the same compilation as ManimCloud's, so
+#   what differs is the work each does per byte. Skipped without a toolchain.
+# A plain build stays for any publish that fails, and the report says which ran.
 case "$(uname -m)" in x86_64) rid=linux-x64 ;; aarch64|arm64) rid=linux-arm64 ;; *) rid="" ;; esac
-for p in TuClient McClient; do
-  [ -n "$rid" ] && dotnet publish "$here/$p/$p.csproj" -c Release -r "$rid" --self-contained false -p:PublishReadyToRun=true \
-    -o "$here/$p/bin/Release/net10.0" -nologo -v quiet -clp:ErrorsOnly >/dev/null || echo "note: $p stays JIT-compiled (ReadyToRun publish failed)" >&2
+cc=""
+for c in clang $(compgen -c clang- 2>/dev/null | grep -E '^clang-[0-9]+$' | sort -t- -k2 -n -r); do
+  command -v "$c" >/dev/null 2>&1 && { cc=$c; break; }
 done
+r2r() { # project output-folder
+  [ -n "$rid" ] && dotnet publish "$here/$1/$1.csproj" -c Release -r "$rid" --self-contained false -p:PublishReadyToRun=true \
+    -o "$2" -nologo -v quiet -clp:ErrorsOnly >/dev/null
+}
+aot() { # project output-folder
+  [ -n "$rid" ] && [ -n "$cc" ] && dotnet publish "$here/$1/$1.csproj" -c Release -r "$rid" -p:PublishAot=true -p:CppCompilerAndLinker="$cc" \
+    -o "$2" -nologo -v quiet -clp:ErrorsOnly >/dev/null
+}
+r2r TuClient "$here/TuClient/bin/Release/net10.0" || echo "note: TuClient stays JIT-compiled (ReadyToRun publish failed)" >&2
+rm -rf "$here/TuClient/bin/Release/aot"
+aot TuClient "$here/TuClient/bin/Release/aot" || { rm -rf "$here/TuClient/bin/Release/aot"; echo "note: no Native AOT TransferUtility (no C toolchain, or the publish failed)" >&2; }
+rm -rf "$here/McClient/bin/Release/aot"
+if ! aot McClient "$here/McClient/bin/Release/aot"; then
+  rm -rf "$here/McClient/bin/Release/aot"
+  echo "note: ManimCloud's client is not Native AOT (no C toolchain, or the publish failed); ReadyToRun instead" >&2
+  r2r McClient "$here/McClient/bin/Release/net10.0" || echo "note: McClient stays JIT-compiled (ReadyToRun publish failed)" >&2
+fi
 mkdir -p "$out"
 bench="$here/TransferBench/bin/Release/net10.0/TransferBench"
 status=0

@@ -17,7 +17,9 @@ try
         Region = "us-east-1",
         ChecksumMode = a.WhenRequired ? ChecksumMode.WhenRequired : ChecksumMode.WhenSupported,
     });
-    Console.WriteLine($"engine={EngineCall.Name}");
+    // How this program was compiled: Native AOT has no JIT (bench/run.sh builds it so when it can, as ./manimcloud does).
+    var build = System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "JIT/ReadyToRun" : "Native AOT";
+    Console.WriteLine($"engine={EngineCall.Name}, {build}");
     if (a.Upload) await EngineCall.UploadAsync(clients.S3, a, CancellationToken.None);
     else await EngineCall.DownloadAsync(clients.S3, a, CancellationToken.None);
     return 0;

@@ -8,16 +8,25 @@ public enum Direction { Upload, Download }
 /// </summary>
 public sealed record Client(string Id, string Label, bool IsAnchor, Func<Direction, Transfer, (string Program, string[] Args)> Command)
 {
-    public static IReadOnlyList<Client> All(string benchRoot)
+    /// <summary>Every client; the Native AOT TransferUtility only when bench/run.sh could build it (it needs a C toolchain).</summary>
+    public static IReadOnlyList<Client> All(string benchRoot) =>
+        Defined(benchRoot).Where(c => !c.Id.EndsWith("-aot", StringComparison.Ordinal) || File.Exists(c.Command(Direction.Upload, new("", "", "", "", false)).Program)).ToList();
+
+    public static IReadOnlyList<string> Ids(string benchRoot) => Defined(benchRoot).Select(c => c.Id).ToList();
+
+    private static IReadOnlyList<Client> Defined(string benchRoot)
     {
-        string Exe(string project) => Path.Combine(benchRoot, project, "bin", "Release", "net10.0", project);
-        (string, string[]) Child(string project, Direction d, Transfer t, params string[] extra) =>
-            (Exe(project), [d == Direction.Upload ? "upload" : "download", "--endpoint", t.Endpoint, "--bucket", t.Bucket, "--key", t.Key,
+        string Exe(string project, string build = "net10.0") => Path.Combine(benchRoot, project, "bin", "Release", build, project);
+        (string, string[]) Child(string exe, Direction d, Transfer t, params string[] extra) =>
+            (exe, [d == Direction.Upload ? "upload" : "download", "--endpoint", t.Endpoint, "--bucket", t.Bucket, "--key", t.Key,
                 "--file", t.File, "--checksum", t.WhenRequired ? "when-required" : "when-supported", .. extra]);
         return
         [
-            new("tu-default", "TransferUtility (default)", true, (d, t) => Child("TuClient", d, t)),
-            new("tu-tuned", "TransferUtility (tuned: 8 requests, 16 MiB parts)", true, (d, t) => Child("TuClient", d, t, "--tuned")),
+            new("tu-default", "TransferUtility (default)", true, (d, t) => Child(Exe("TuClient"), d, t)),
+            new("tu-tuned", "TransferUtility (tuned: 8 requests, 16 MiB parts)", true, (d, t) => Child(Exe("TuClient"), d, t, "--tuned")),
+            // The same program compiled ahead of time, as ManimCloud's client is: what is left is the SDK's own work per byte.
+            new("tu-default-aot", "TransferUtility (default, Native AOT)", true, (d, t) => Child(Exe("TuClient", "aot"), d, t)),
+            new("tu-tuned-aot", "TransferUtility (tuned, Native AOT)", true, (d, t) => Child(Exe("TuClient", "aot"), d, t, "--tuned")),
             new("aws-cli", "aws s3 cp", true, (d, t) =>
             {
                 var remote = $"s3://{t.Bucket}/{t.Key}";
@@ -25,7 +34,8 @@ public sealed record Client(string Id, string Label, bool IsAnchor, Func<Directi
                 return ("aws", ["s3", "cp", d == Direction.Upload ? t.File : remote, d == Direction.Upload ? remote : t.File,
                     "--endpoint-url", t.Endpoint, "--only-show-errors", "--no-progress"]);
             }),
-            new("manimcloud", "ManimCloud", false, (d, t) => Child("McClient", d, t)),
+            // Native AOT when bench/run.sh could build it so (as ./manimcloud builds the CLI), else the ReadyToRun build.
+            new("manimcloud", "ManimCloud", false, (d, t) => Child(File.Exists(Exe("McClient", "aot")) ? Exe("McClient", "aot") : Exe("McClient"), d, t)),
         ];
     }
 }

@@ -12,7 +12,7 @@ using TransferBench;
 // and ManimCloud's ratios against each anchor with the SPEC §5 targets marked. See docs/benchmarks.md.
 const string Usage = """
     TransferBench [--start-fast [--tls CA_PEM] | --moto | --endpoint URL] [--size 256MiB] [--runs 3] [--out results.json]
-                  [--clients tu-default,tu-tuned,aws-cli,manimcloud] [--checksum when-supported|when-required]
+                  [--clients tu-default,tu-tuned,tu-default-aot,tu-tuned-aot,aws-cli,manimcloud] [--checksum when-supported|when-required]
                   [--warmup SIZE (default: --size; 0 skips)] [--work DIR]
     """;
 
@@ -26,6 +26,11 @@ if (!File.Exists(ChildRunner.TimePath))
 
 var benchRoot = opt.BenchRoot ?? FindBenchRoot();
 var clients = Client.All(benchRoot).Where(c => opt.Clients is null || opt.Clients.Contains(c.Id)).ToList();
+if (opt.Clients?.Except(clients.Select(c => c.Id)).ToList() is { Count: > 0 } unbuilt)
+{
+    Console.Error.WriteLine($"Not built: {string.Join(", ", unbuilt)} (the Native AOT clients need a C toolchain such as clang; bench/run.sh builds them when it finds one).");
+    return 2;
+}
 var work = opt.Work ?? Path.Combine(Path.GetTempPath(), "transferbench-" + Guid.NewGuid().ToString("N")[..8]);
 Directory.CreateDirectory(work);
 var ownsWork = opt.Work is null;
@@ -260,7 +265,7 @@ sealed record Options(string Mode, string? EndpointUrl, long Size, int Runs, str
             if (runs < 1) throw new ArgumentException("--runs must be at least 1.");
             if (size < 1) throw new ArgumentException("--size must be positive.");
             if (checksum is not (null or "when-supported" or "when-required")) throw new ArgumentException("--checksum is when-supported or when-required.");
-            var known = new[] { "tu-default", "tu-tuned", "aws-cli", "manimcloud" };
+            var known = Client.Ids(benchRoot ?? "");
             if (clients?.Except(known).ToList() is { Count: > 0 } unknown)
                 throw new ArgumentException($"Unknown client(s) {string.Join(", ", unknown)}; the clients are {string.Join(", ", known)}.");
             // A full-size untimed round by default: on these VMs the first touch of guest memory (page cache for new

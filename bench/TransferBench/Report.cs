@@ -18,7 +18,7 @@ public static class Report
     /// <summary>SPEC §5: wall ≤ 0.8× TransferUtility and ≤ 0.6× `aws s3 cp`; CPU per GiB ≤ 0.6× TransferUtility.</summary>
     public static IEnumerable<(string Measure, double Limit)> TargetsFor(string anchor) => anchor switch
     {
-        "tu-default" or "tu-tuned" => [("wall", 0.8), ("cpu/GiB", 0.6)],
+        "tu-default" or "tu-tuned" or "tu-default-aot" or "tu-tuned-aot" => [("wall", 0.8), ("cpu/GiB", 0.6)],
         "aws-cli" => [("wall", 0.6)],
         _ => [],
     };
