@@ -497,7 +497,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         new(ErrorKind.Fatal, $"Integrity check failed for {state.What} after upload: {detail}.",
             "Another writer may have replaced the object at the same moment; upload it again and check who else writes this key.");
 
-    private const int WriteChunk = 1 << 20;
+    private const int WriteChunk = 64 << 10;
 
     /// <summary>Aborts an upload that cannot be completed any more and forgets it.</summary>
     private async Task DiscardAsync(UploadState state, CancellationToken ct)
@@ -561,7 +561,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         var temp = $"{full}.{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}.partial";
         try
         {
-            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous, size))
+            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.None, size))
             {
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 using var writing = new SemaphoreSlim(1);
@@ -580,16 +580,19 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
                             return true;
                         }, stop.Token, limiter);
                         if (storedCrc is not null) crcs[number - 1] = Crc32Math.Of(buffer.AsSpan(0, length));
-                        // In 1 MiB writes: one 8 MiB pwrite makes the kernel fill large page-cache folios, which on VMs whose
-                        // memory the host backs on first touch come from untouched memory — the copy then ran at ~0.4 GB/s
-                        // here (3 s per GiB instead of 1 s, nearly all of it system time).
+                        // In 64 KiB writes: the page cache gets folios the size of each write, and on VMs whose host takes back
+                        // freed memory (free page reporting; it reports free blocks of 2 MiB and more) large folios come from
+                        // memory the host must fault in again on first touch. 1 MiB writes spent 0.4 to 2.5 s of system time
+                        // per GiB in that copy, 64 KiB writes ~0.6 s, like TransferUtility's small writes (docs/benchmarks.md).
                         // And one writer at a time: parallel writers to one file queue on its inode lock, and the kernel spins
                         // while it waits (a sixth of the download's CPU in a profile); the ranges still arrive in parallel.
+                        // Plain pwrite calls on this worker: a page-cache copy seldom waits for the disk, so an async hop per
+                        // 64 KiB would only add thread-pool work.
                         await writing.WaitAsync(stop.Token);
                         try
                         {
                             for (var at = 0; at < length; at += WriteChunk)
-                                await RandomAccess.WriteAsync(handle, buffer.AsMemory(at, Math.Min(WriteChunk, length - at)), offset + at, stop.Token);
+                                RandomAccess.Write(handle, buffer.AsSpan(at, Math.Min(WriteChunk, length - at)), offset + at);
                         }
                         finally
                         {
