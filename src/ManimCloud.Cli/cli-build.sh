@@ -85,7 +85,7 @@ _cli_build_now() {
           -o "$next" "${quiet[@]}" >"$log" 2>&1; then
           built=aot; break
         fi
-        grep -m 5 -E ': error ' "$log" >&2 || true
+        grep -m 5 -E ': error ' "$log" | cut -c1-300 >&2 || true
         cli_say "the Native AOT build failed (its output: ${log#"$cli_root"/})"
         ;;
       r2r)
