@@ -40,7 +40,8 @@ cli_stale() {
     r2r | jit) [ -f "$out/ManimCloud.Cli.dll" ] || return 0 ;;
     *) return 0 ;;
   esac
-  [ -n "$(find "$cli_root/src" "$cli_root/Directory.Build.props" -newer "$out/.build" \
+  # (Not obj/ or bin/: a build writes generated .cs files there.)
+  [ -n "$(find "$cli_root/src" "$cli_root/Directory.Build.props" \( -name obj -o -name bin \) -prune -o -newer "$out/.build" \
     \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name cli-build.sh \) -print -quit 2>/dev/null)" ]
 }
 
@@ -71,6 +72,8 @@ _cli_build_now() {
   case "$(uname -m)" in x86_64) rid=linux-x64 ;; aarch64 | arm64) rid=linux-arm64 ;; esac
   [ -n "$rid" ] && [ "$(uname -s)" = Darwin ] && rid="osx-${rid#linux-}"
   local quiet=(-nologo -v quiet -clp:"ErrorsOnly;NoSummary")
+  # The stamp takes the time the build started: a source saved during the build is newer, and builds again.
+  touch "$out.started"
   for kind in $kinds; do
     rm -rf "$next"
     case $kind in
@@ -108,12 +111,14 @@ _cli_build_now() {
     esac
   done
   if [ -z "$built" ]; then
-    rm -rf "$next"
+    rm -rf "$next" "$out.started"
     cli_say "error: could not build the manimcloud CLI ($kinds)."
     cli_say "  fix: see the messages above; MANIMCLOUD_BUILD=r2r or jit skips the Native AOT build."
     return 1
   fi
   echo "$built $wanted" >"$next/.build"
+  touch -r "$out.started" "$next/.build"
+  rm -f "$out.started"
   # Swapped in whole, so no command starts from a half-written build.
   rm -rf "$out.old"
   if [ -e "$out" ]; then mv "$out" "$out.old"; fi
