@@ -1,7 +1,7 @@
 # Builds the manimcloud CLI; sourced by ./manimcloud and ./test.sh (bash). Three kinds, fastest start first:
-#   aot  Native AOT: one native executable, OUT/ManimCloud.Cli (~0.02 s to start). Needs a C toolchain: clang, the
-#        newest clang-NN or gcc, with the bfd linker and objcopy (binutils).
-#   r2r  ReadyToRun: OUT/ManimCloud.Cli.dll precompiled for this machine, run by dotnet (~0.25 s to start).
+#   aot  Native AOT: one native executable, OUT/ManimCloud.Cli (~0.02 s of CPU for --help). Needs a C toolchain:
+#        clang, the newest clang-NN or gcc, with the bfd linker and objcopy (binutils).
+#   r2r  ReadyToRun: OUT/ManimCloud.Cli.dll precompiled for this machine, run by dotnet (~0.06 s for --help).
 #   jit  a plain build of OUT/ManimCloud.Cli.dll (compiled as it runs).
 # "auto" tries them in that order; a named kind builds that kind or fails. OUT/.build holds "KIND WANTED" and is the
 # stamp the sources are compared with. Messages go to stderr.
