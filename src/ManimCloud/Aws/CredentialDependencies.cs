@@ -50,17 +50,24 @@ internal static class CredentialDependencies
 
     /// <summary>
     /// What the STS call is signed with. The registry's context does not say which provider asks, so this follows the
-    /// profile in use: a role profile with a <c>source_profile</c> assumes the role with that profile's credentials (as
-    /// the SDK does); anything else is AssumeRoleWithWebIdentity, which is unsigned (the token is the proof).
+    /// profile in use (AWS_PROFILE, else "default"): web identity (from the environment or a profile) is unsigned, the
+    /// token being the proof; a role profile whose <c>source_profile</c> holds keys or SSO assumes the role with that
+    /// profile's credentials, as the SDK does. A role assumed from another role or from a <c>credential_source</c> is
+    /// refused with the way out, rather than signed with the wrong credentials (or, for a chain, asking itself).
     /// </summary>
     private static AWSCredentials StsCredentials()
     {
         var profiles = new CredentialProfileStoreChain();
         var name = Environment.GetEnvironmentVariable("AWS_PROFILE") is { Length: > 0 } p ? p : "default";
-        if (profiles.TryGetProfile(name, out var profile) && profile.Options.RoleArn is { Length: > 0 }
-            && profile.Options.WebIdentityTokenFile is not { Length: > 0 }
-            && profile.Options.SourceProfile is { Length: > 0 } source && profiles.TryGetAWSCredentials(source, out var credentials))
+        if (!profiles.TryGetProfile(name, out var profile) || profile.Options.RoleArn is not { Length: > 0 }
+            || profile.Options.WebIdentityTokenFile is { Length: > 0 })
+            return new AnonymousAWSCredentials();
+        if (profile.Options.SourceProfile is { Length: > 0 } source && profiles.TryGetProfile(source, out var sourceProfile)
+            && sourceProfile.Options.RoleArn is not { Length: > 0 } && profiles.TryGetAWSCredentials(source, out var credentials))
             return credentials;
-        return new AnonymousAWSCredentials();
+        var from = profile.Options.SourceProfile is { Length: > 0 } s ? $"profile '{s}', itself a role" : $"credential_source {profile.Options.CredentialSource}";
+        throw new AmazonClientException(
+            $"Profile '{name}' assumes its role from {from}, which the Native AOT build of manimcloud cannot follow. " +
+            "Run it with MANIMCLOUD_BUILD=r2r (a ReadyToRun build), or give the profile a source_profile that holds keys or SSO.");
     }
 }

@@ -46,11 +46,9 @@ public class CredentialChainTests
         StoresCodeInTheCloud(env, home);
     }
 
-    [Fact]
-    public async Task A_profile_that_assumes_a_role_from_a_source_profile_is_enough()
+    /// <summary>Profiles: "renderer" assumes a role with the keys of "base"; "chained" assumes one from "renderer".</summary>
+    private static void WriteRoleProfiles(Dictionary<string, string> env)
     {
-        var (_, home, env) = await WithoutKeysAsync();
-        using var _ = home;
         File.WriteAllText(env["AWS_CONFIG_FILE"], """
             [profile base]
             region = us-east-1
@@ -58,13 +56,47 @@ public class CredentialChainTests
             role_arn = arn:aws:iam::123456789012:role/renderer
             source_profile = base
             region = us-east-1
+            [profile chained]
+            role_arn = arn:aws:iam::123456789012:role/uploader
+            source_profile = renderer
+            region = us-east-1
             """);
         File.WriteAllText(env["AWS_SHARED_CREDENTIALS_FILE"], """
             [base]
             aws_access_key_id = testing
             aws_secret_access_key = testing
             """);
+    }
+
+    [Fact]
+    public async Task A_profile_that_assumes_a_role_from_a_source_profile_is_enough()
+    {
+        var (_, home, env) = await WithoutKeysAsync();
+        using var _ = home;
+        WriteRoleProfiles(env);
         env["AWS_PROFILE"] = "renderer";
         StoresCodeInTheCloud(env, home);
+    }
+
+    /// <summary>
+    /// A role assumed from another role: the SDK follows the chain with a JIT runtime; the Native AOT build cannot tell
+    /// which link asks for STS, and says so with the way out instead of signing with the wrong credentials.
+    /// </summary>
+    [Fact]
+    public async Task A_chain_of_roles_works_with_the_jit_cli_and_is_refused_clearly_by_the_native_one()
+    {
+        var (_, home, env) = await WithoutKeysAsync();
+        using var _ = home;
+        WriteRoleProfiles(env);
+        env["AWS_PROFILE"] = "chained";
+        if (CliRunner.NativeCli is null)
+        {
+            StoresCodeInTheCloud(env, home);
+            return;
+        }
+        var r = CliRunner.Run(env, "video", "create", "--project", "creds", "--title", "t");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("Profile 'chained' assumes its role from profile 'renderer', itself a role", r.Stderr);
+        Assert.Contains("MANIMCLOUD_BUILD=r2r", r.Stderr);
     }
 }
