@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole ManimCloud test suite. Installs what is missing first (ffmpeg from apt; moto[server] and awscli
-# with pip, only when absent). The tests start their own moto_server on a free loopback port and stop it.
+# with pip, only when absent). The tests start their own moto_server on a free loopback port and stop it. The CLI
+# tests run the Native AOT build of the CLI when a C toolchain is there (MANIMCLOUD_BUILD=jit: the JIT one).
 # Usage: ./test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Conformance]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,8 +26,37 @@ if ! command -v aws >/dev/null 2>&1; then
 fi
 command -v dotnet >/dev/null 2>&1 || { say "error: the .NET 10 SDK (dotnet) is required"; exit 1; }
 
+# Which CLI the tests run (read before the scrub below): MANIMCLOUD_TEST_CLI names a native one; MANIMCLOUD_BUILD=aot
+# insists on the Native AOT build, r2r or jit skips it; unset, the AOT build is used when it can be made.
+given_cli="${MANIMCLOUD_TEST_CLI:-}"
+cli_mode="${MANIMCLOUD_BUILD:-auto}"
+
 # No configuration from the caller's shell may leak into the tests.
 for v in $(env | grep -oE '^(MANIMCLOUD_[A-Z_]+|AWS_[A-Z_]+)' || true); do unset "$v"; done
+
+# The CLI tests run the Native AOT executable when there is one, so that what only breaks trimmed, AOT-compiled code
+# (reflection) fails here; it is published into out/test-cli (src/ManimCloud.Cli/cli-build.sh, rebuilt when sources
+# change). Without a C toolchain, or if that build fails, they run the ManimCloud.Cli.dll built beside the tests.
+# shellcheck source=src/ManimCloud.Cli/cli-build.sh
+source "$root/src/ManimCloud.Cli/cli-build.sh"
+if [ -n "$given_cli" ]; then
+  export MANIMCLOUD_TEST_CLI="$given_cli"
+elif [ "$cli_mode" = auto ] || [ "$cli_mode" = aot ]; then
+  if ! cli_toolchain >/dev/null; then
+    [ "$cli_mode" = auto ] || { say "error: MANIMCLOUD_BUILD=aot, but there is no C toolchain (clang or gcc, with ld.bfd and objcopy)"; exit 1; }
+    say "no C toolchain for the Native AOT CLI (clang or gcc, with ld.bfd and objcopy)"
+  elif cli_build "$root/out/test-cli" aot; then
+    export MANIMCLOUD_TEST_CLI="$root/out/test-cli/ManimCloud.Cli"
+  else
+    [ "$cli_mode" = auto ] || { say "error: MANIMCLOUD_BUILD=aot, but the Native AOT CLI did not build"; exit 1; }
+    say "the Native AOT CLI did not build (out/test-cli.log); the tests run the JIT one instead"
+  fi
+fi
+if [ -n "${MANIMCLOUD_TEST_CLI:-}" ]; then
+  say "CLI under test: ${MANIMCLOUD_TEST_CLI#"$root"/} (native)"
+else
+  say "CLI under test: ManimCloud.Cli.dll beside the tests (JIT, run with dotnet)"
+fi
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

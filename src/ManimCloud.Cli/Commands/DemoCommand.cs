@@ -60,14 +60,14 @@ internal static class DemoCommand
                 {
                     var back = Path.Combine(work.FullName, $"back_{scene:D3}.mp4");
                     var m = await client.GetMediaAsync(video.Id, MediaSlot.ForScene(scene), null, back, ct);
-                    checks.Add(Compare(clips[scene - 1], back, m.Key));
+                    checks.Add((JsonNode)Compare(clips[scene - 1], back, m.Key));
                 }
                 var fullBack = Path.Combine(work.FullName, "full_back.mp4");
-                checks.Add(Compare(full, fullBack, (await client.GetMediaAsync(video.Id, MediaSlot.Full, null, fullBack, ct)).Key));
+                checks.Add((JsonNode)Compare(full, fullBack, (await client.GetMediaAsync(video.Id, MediaSlot.Full, null, fullBack, ct)).Key));
                 var (latest, code) = await client.GetCodeAsync(video.Id, null, ct);
                 var (first, code1) = await client.GetCodeAsync(video.Id, 1, ct);
                 var codeOk = Encoding.UTF8.GetString(code) == SceneCode(2) && Encoding.UTF8.GetString(code1) == SceneCode(1);
-                checks.Add(new JsonObject { ["what"] = $"code v{first.Version} and v{latest.Version}", ["equal"] = codeOk });
+                checks.Add((JsonNode)new JsonObject { ["what"] = $"code v{first.Version} and v{latest.Version}", ["equal"] = codeOk });
                 if (checks.Any(c => c!["equal"]!.GetValue<bool>() == false))
                     throw new ManimCloudException(ErrorKind.Fatal, "Demo read-back differs from what was stored.", "This is a bug; please report it.");
 

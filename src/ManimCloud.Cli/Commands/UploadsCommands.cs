@@ -72,7 +72,7 @@ internal static class UploadsCommands
             {
                 using var bar = ProgressBar.ForTerminal(ctx.Json);
                 var r = await uploads.ResumeAsync(uploadId, bar, ct);
-                done.Add(new JsonObject { ["id"] = uploadId, ["key"] = r.Key, ["sha256"] = r.Sha256, ["size"] = r.Size });
+                done.Add((JsonNode)new JsonObject { ["id"] = uploadId, ["key"] = r.Key, ["sha256"] = r.Sha256, ["size"] = r.Size });
                 ctx.Progress($"resumed {uploadId}: s3://{r.Bucket}/{r.Key} complete");
             }
             // The operations these uploads belonged to (media records) finish with the queue.

@@ -20,6 +20,7 @@ public sealed class AwsClients : IDisposable
     public AwsClients(ManimCloudOptions options)
     {
         _options = options;
+        CredentialDependencies.EnsureRegistered();
         _s3 = new(CreateS3);
         _dynamo = new(CreateDynamo);
     }

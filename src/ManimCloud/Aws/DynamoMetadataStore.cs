@@ -7,6 +7,7 @@ using ManimCloud.Domain;
 using ManimCloud.Local;
 using ManimCloud.Metadata;
 using ManimCloud.Resilience;
+using ManimCloud.Storage;
 
 namespace ManimCloud.Aws;
 
@@ -141,14 +142,14 @@ public sealed class DynamoMetadataStore(IAmazonDynamoDB dynamo, string table, Re
     }
 
     private static string EncodeToken(Dictionary<string, AttributeValue> key) =>
-        Convert.ToBase64String(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(key.ToDictionary(kv => kv.Key, kv => kv.Value.S))));
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(key.ToDictionary(kv => kv.Key, kv => kv.Value.S), StoredJson.Default.DictionaryStringString)));
 
     private static Dictionary<string, AttributeValue>? DecodeToken(string? token)
     {
         if (string.IsNullOrEmpty(token)) return null;
         try
         {
-            var d = JsonSerializer.Deserialize<Dictionary<string, string>>(Encoding.UTF8.GetString(Convert.FromBase64String(token)));
+            var d = JsonSerializer.Deserialize(Encoding.UTF8.GetString(Convert.FromBase64String(token)), StoredJson.Default.DictionaryStringString);
             if (d is { Count: > 0 }) return d.ToDictionary(kv => kv.Key, kv => new AttributeValue(kv.Value));
         }
         catch (Exception e) when (e is FormatException or JsonException) { }

@@ -45,7 +45,7 @@ public sealed class LocalObjectStore(Catalog catalog, BlobFolder blobs, string s
                 INSERT INTO objects(store, key, version_id, sha256, size, metadata, last_modified, is_latest)
                 VALUES ($s, $k, $v, $h, $n, $m, $t, 1)
                 """, ("$s", storeName), ("$k", write.Key), ("$v", versionId), ("$h", write.Sha256), ("$n", write.Size),
-                ("$m", JsonSerializer.Serialize(write.Metadata)), ("$t", now.ToString("O"))).ExecuteNonQuery();
+                ("$m", JsonSerializer.Serialize(write.Metadata, StoredJson.Default.IReadOnlyDictionaryStringString)), ("$t", now.ToString("O"))).ExecuteNonQuery();
             return new StoredObject(write.Key, write.Size, write.Sha256, versionId, now, write.Metadata);
         });
     }
@@ -151,7 +151,7 @@ public sealed class LocalObjectStore(Catalog catalog, BlobFolder blobs, string s
 
     private static (StoredObject Object, ObjectLock Lock) ReadRow(Microsoft.Data.Sqlite.SqliteDataReader r)
     {
-        var metadata = JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(4)) ?? new();
+        var metadata = JsonSerializer.Deserialize(r.GetString(4), StoredJson.Default.DictionaryStringString) ?? new();
         var obj = new StoredObject(r.GetString(0), r.GetInt64(3), r.GetString(2), r.GetString(1), DateTimeOffset.Parse(r.GetString(5)), metadata);
         var mode = Enum.Parse<LockMode>(r.GetString(6));
         var until = r.IsDBNull(7) ? (DateTimeOffset?)null : DateTimeOffset.Parse(r.GetString(7));

@@ -68,7 +68,7 @@ public static class BucketPolicy
         var statements = new JsonArray();
         foreach (var foreign in PolicyJson.StatementsOf(current).Where(s => !IsOurs(s)))
             statements.Add(foreign.DeepClone());
-        foreach (var ours in Statements(bucket, partition, requireTls)) statements.Add(ours);
+        foreach (var ours in Statements(bucket, partition, requireTls)) statements.Add((JsonNode)ours);
         var policy = new JsonObject { ["Version"] = "2012-10-17" };
         if (current?["Id"] is { } id) policy["Id"] = id.DeepClone();
         policy["Statement"] = statements;

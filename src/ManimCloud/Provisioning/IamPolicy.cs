@@ -39,14 +39,14 @@ public static class IamPolicy
         var partition = AwsPartition.For(region);
         var buckets = new[] { videoBucket, codeBucket }.Distinct().Select(b => $"arn:{partition}:s3:::{b}").ToArray();
         var tableArn = $"arn:{partition}:dynamodb:{region}:{account}:table/{table}";
-        var statements = new JsonArray
-        {
+        // JsonArray's JsonNode constructor and Add(JsonNode): its generic Add<T> (what a collection initializer of
+        // JsonObjects binds to) is reflection-based and not available in the Native AOT CLI.
+        var statements = new JsonArray(
             Statement("ManimCloudBuckets", BucketActions, buckets),
             Statement("ManimCloudObjects", ObjectActions, buckets.Select(b => b + "/*").ToArray()),
             Statement("ManimCloudTable", TableActions, [tableArn]),
-            Statement("ManimCloudTableIndexes", IndexActions, [tableArn + "/index/*"]),
-        };
-        if (kmsKey is not null) statements.Add(KmsStatement(kmsKey, partition, region, account));
+            Statement("ManimCloudTableIndexes", IndexActions, [tableArn + "/index/*"]));
+        if (kmsKey is not null) statements.Add((JsonNode)KmsStatement(kmsKey, partition, region, account));
         return new JsonObject { ["Version"] = "2012-10-17", ["Statement"] = statements };
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using ManimCloud.Local;
+using ManimCloud.Storage;
 using ManimCloud.Workspace;
 using Microsoft.Data.Sqlite;
 
@@ -85,7 +86,7 @@ public sealed class UploadJournal
                 ("$id", id), ("$b", bucket), ("$k", key), ("$u", uploadId), ("$p", path), ("$s", size), ("$m", modifiedTicks),
                 ("$h", sha256 ?? ""), ("$ps", partSize), ("$cm", options.ChecksumMode.ToString()),
                 ("$i", UploadIntegrity.For(options.ChecksumMode)),
-                ("$o", JsonSerializer.Serialize(StoredOptions.From(options))), ("$now", now.ToString("O")));
+                ("$o", JsonSerializer.Serialize(StoredOptions.From(options), StoredJson.Default.StoredOptions)), ("$now", now.ToString("O")));
             return 0;
         });
         return new JournalEntry(id, bucket, key, uploadId, path, size, modifiedTicks, sha256 ?? "", partSize, options.ChecksumMode,
@@ -152,7 +153,7 @@ public sealed class UploadJournal
         while (r.Read())
         {
             var mode = Enum.Parse<ChecksumMode>(r.GetString(9));
-            var options = JsonSerializer.Deserialize<StoredOptions>(r.GetString(10))!.ToOptions(mode, r.GetInt64(8));
+            var options = JsonSerializer.Deserialize(r.GetString(10), StoredJson.Default.StoredOptions)!.ToOptions(mode, r.GetInt64(8));
             list.Add(new JournalEntry(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4),
                 r.GetInt64(5), r.GetInt64(6), r.GetString(7), r.GetInt64(8), mode, options,
                 DateTimeOffset.Parse(r.GetString(11), CultureInfo.InvariantCulture), DateTimeOffset.Parse(r.GetString(12), CultureInfo.InvariantCulture),
@@ -168,7 +169,7 @@ public sealed class UploadJournal
     }
 
     /// <summary>The options needed to start the upload over from another process (the file may have changed by then).</summary>
-    private sealed record StoredOptions(string ContentType, Dictionary<string, string> Metadata, string? KmsKeyId, string? StorageClass,
+    internal sealed record StoredOptions(string ContentType, Dictionary<string, string> Metadata, string? KmsKeyId, string? StorageClass,
         int Concurrency, bool RequestEncryption = true)
     {
         public static StoredOptions From(UploadOptions o) =>

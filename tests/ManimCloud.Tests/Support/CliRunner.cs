@@ -9,17 +9,26 @@ public sealed record CliRun(int ExitCode, string Stdout, string Stderr)
     public JsonNode Json => JsonNode.Parse(Stdout) ?? throw new InvalidOperationException("empty stdout");
 }
 
-/// <summary>Runs the real manimcloud CLI (the built ManimCloud.Cli.dll beside the tests) as a child process.</summary>
+/// <summary>
+/// Runs the real manimcloud CLI as a child process: the native executable that MANIMCLOUD_TEST_CLI names (./test.sh
+/// publishes the Native AOT build and sets it, so what only breaks trimmed and AOT-compiled fails here), else the
+/// ManimCloud.Cli.dll built beside the tests, with dotnet.
+/// </summary>
 public static class CliRunner
 {
     public static string CliDll => System.IO.Path.Combine(AppContext.BaseDirectory, "ManimCloud.Cli.dll");
+
+    /// <summary>The native CLI under test, or null for the dll. A name that is not there fails every CLI test, not silently the dll.</summary>
+    public static string? NativeCli { get; } = Environment.GetEnvironmentVariable("MANIMCLOUD_TEST_CLI") is { Length: > 0 } path
+        ? File.Exists(path) ? System.IO.Path.GetFullPath(path) : throw new FileNotFoundException($"MANIMCLOUD_TEST_CLI names {path}, which does not exist.", path)
+        : null;
 
     public static CliRun Run(IReadOnlyDictionary<string, string> env, params string[] args) => Start(env, args).Finish();
 
     public static Running Start(IReadOnlyDictionary<string, string> env, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(CliDll);
+        var psi = new ProcessStartInfo(NativeCli ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (NativeCli is null) psi.ArgumentList.Add(CliDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         // A clean slate: no configuration leaks in from the developer's shell.
         foreach (var k in psi.Environment.Keys.Where(k => k.StartsWith("MANIMCLOUD_") || k.StartsWith("AWS_")).ToList()) psi.Environment.Remove(k);
