@@ -46,10 +46,10 @@ done
 #   what differs is the work each does per byte. Skipped without a toolchain.
 # A plain build stays for any publish that fails, and the report says which ran.
 case "$(uname -m)" in x86_64) rid=linux-x64 ;; aarch64|arm64) rid=linux-arm64 ;; *) rid="" ;; esac
-cc=""
-for c in clang $(compgen -c clang- 2>/dev/null | grep -E '^clang-[0-9]+$' | sort -t- -k2 -n -r); do
-  command -v "$c" >/dev/null 2>&1 && { cc=$c; break; }
-done
+# The C toolchain exactly as ./manimcloud picks it (src/ManimCloud.Cli/cli-build.sh).
+# shellcheck source=../src/ManimCloud.Cli/cli-build.sh
+source "$here/../src/ManimCloud.Cli/cli-build.sh"
+cc=$(cli_toolchain || true)
 r2r() { # project output-folder
   [ -n "$rid" ] && dotnet publish "$here/$1/$1.csproj" -c Release -r "$rid" --self-contained false -p:PublishReadyToRun=true \
     -o "$2" -nologo -v quiet -clp:ErrorsOnly >/dev/null
