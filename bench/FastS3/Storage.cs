@@ -67,7 +67,7 @@ public sealed class Storage
     public ConcurrentDictionary<string, MultipartUpload> Uploads { get; } = new(StringComparer.Ordinal);
 
     // Files of deleted objects, kept to be written again (see NewDataPath), with how many bytes they hold in all.
-    private readonly ConcurrentQueue<string> _free = new();
+    private readonly ConcurrentQueue<Segment> _free = new();
     private long _freeBytes;
     private readonly long _keepFreeBytes;
     // Segments being read by a GET, by path: a deleted segment is recycled only when nobody reads it.
@@ -95,11 +95,10 @@ public sealed class Storage
         var path = Path.Combine(_data, Guid.NewGuid().ToString("N"));
         while (_free.TryDequeue(out var free))
         {
-            var length = new FileInfo(free).Length;
-            Interlocked.Add(ref _freeBytes, -length);
+            Interlocked.Add(ref _freeBytes, -free.Length);
             try
             {
-                File.Move(free, path);
+                File.Move(free.Path, path);
                 return path;
             }
             catch (IOException) { }
@@ -176,7 +175,7 @@ public sealed class Storage
                     {
                         File.Move(s.Path, free);
                         Interlocked.Add(ref _freeBytes, s.Length);
-                        _free.Enqueue(free);
+                        _free.Enqueue(s with { Path = free });
                         continue;
                     }
                     catch (IOException) { }

@@ -163,7 +163,9 @@ try
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     });
-    var outPath = opt.Out ?? "transfer-results.json";
+    // Not into the current folder by default: a run from the repository root must not leave a file to commit by mistake.
+    var outPath = opt.Out ?? Path.Combine(benchRoot, "results", "transfer-results.json");
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
     await File.WriteAllTextAsync(outPath, json);
     Console.WriteLine($"Results: {Path.GetFullPath(outPath)}");
 }

@@ -150,8 +150,8 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
         Transfers.DownloadFileAsync(bucket, key, versionId, destination,
             new DownloadOptions { PartSize = settings.PartSize, Concurrency = settings.Concurrency }, progress, ct);
 
-    public async Task DownloadToFileAsync(string key, string destination, IProgress<TransferProgress>? progress, CancellationToken ct) =>
-        await GetFileAsync(key, null, destination, progress, ct);
+    public Task DownloadToFileAsync(string key, string destination, IProgress<TransferProgress>? progress, CancellationToken ct) =>
+        GetFileAsync(key, null, destination, progress, ct);
 
     public async Task<StoredObject?> HeadAsync(string key, CancellationToken ct)
     {

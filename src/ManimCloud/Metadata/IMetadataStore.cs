@@ -30,7 +30,6 @@ public interface IMetadataStore
     /// <summary>Claims a version number: false when that number is already taken (never overwrites).</summary>
     Task<bool> TryAddCodeVersionAsync(CodeVersion version, CancellationToken ct);
 
-
     /// <summary>
     /// Claims version numbers of several videos in one all-or-nothing write (at most <see cref="MaxClaimBatch"/>):
     /// returns the videos with a number already taken (or in another writer's transaction); when any, nothing was claimed.

@@ -33,9 +33,9 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
 
     /// <summary>
     /// Uploads the file at <paramref name="path"/> as one multipart upload. When the workspace journal holds an
-    /// unfinished upload of the same file (path, size, modification time and SHA-256) to the same key, that upload
-    /// is continued and only the parts S3 does not hold yet are sent; when the file changed, the old upload is
-    /// aborted and a new one starts.
+    /// unfinished upload of the same file to the same key (see <see cref="ContinueJournaledAsync"/>: path, size,
+    /// modification time, and the journaled parts' CRC32s or, WhenRequired, the SHA-256), that upload is continued and
+    /// only the parts S3 does not hold yet are sent; when the file changed, the old upload is aborted and a new one starts.
     /// </summary>
     public async Task<UploadResult> UploadFileAsync(string bucket, string key, string path, UploadOptions options,
         IProgress<TransferProgress>? progress, CancellationToken ct)
