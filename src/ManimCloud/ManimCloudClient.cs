@@ -58,7 +58,7 @@ public sealed class ManimCloudClient : IDisposable
         if (options.CloudConfigured)
         {
             Aws = new AwsClients(options);
-            var retry = new RetryPipeline(AwsErrors.Classify, options.RetryBudget);
+            var retry = Aws.Retry;
             var settings = new S3StoreSettings(options.KmsKey, options.UseStorageClasses, options.ChecksumMode == ChecksumMode.WhenSupported)
             {
                 RequestEncryption = options.RequestEncryption,

@@ -16,6 +16,7 @@ public sealed class AwsClients : IDisposable
     private readonly ManimCloudOptions _options;
     private readonly Lazy<IAmazonS3> _s3;
     private readonly Lazy<IAmazonDynamoDB> _dynamo;
+    private readonly Dictionary<AwsServiceDescription, AwsHttpService> _services = [];
 
     public AwsClients(ManimCloudOptions options)
     {
@@ -23,7 +24,11 @@ public sealed class AwsClients : IDisposable
         CredentialDependencies.EnsureRegistered();
         _s3 = new(CreateS3);
         _dynamo = new(CreateDynamo);
+        Retry = new Resilience.RetryPipeline(AwsErrors.Classify, options.RetryBudget);
     }
+
+    /// <summary>The one retry pipeline every AWS call of this client set goes through (SPEC R7).</summary>
+    public Resilience.RetryPipeline Retry { get; }
 
     public IAmazonS3 S3 => _s3.Value;
     public IAmazonDynamoDB DynamoDB => _dynamo.Value;
@@ -36,6 +41,20 @@ public sealed class AwsClients : IDisposable
     public string? EndpointFor<T>() where T : ClientConfig =>
         (typeof(T) == typeof(AmazonS3Config) ? _options.S3EndpointUrl
             : typeof(T) == typeof(AmazonDynamoDBConfig) ? _options.DynamoDbEndpointUrl : null) ?? _options.EndpointUrl;
+
+    /// <summary>
+    /// The signed HTTP client of a service without an SDK package here (CloudFront, MediaConvert, CloudWatch, …),
+    /// one per service, at <c>AWS_ENDPOINT_URL_{SERVICE}</c>, else <c>AWS_ENDPOINT_URL</c>, else AWS's endpoint.
+    /// </summary>
+    public AwsHttpService Service(AwsServiceDescription service)
+    {
+        lock (_services)
+        {
+            if (!_services.TryGetValue(service, out var client))
+                _services[service] = client = new AwsHttpService(service, Credentials(), Region.SystemName, _options.EndpointFor(service.EndpointId), Retry);
+            return client;
+        }
+    }
 
     public T Configure<T>(T config) where T : ClientConfig
     {
@@ -71,5 +90,10 @@ public sealed class AwsClients : IDisposable
     {
         if (_s3.IsValueCreated) _s3.Value.Dispose();
         if (_dynamo.IsValueCreated) _dynamo.Value.Dispose();
+        lock (_services)
+        {
+            foreach (var service in _services.Values) service.Dispose();
+            _services.Clear();
+        }
     }
 }

@@ -61,6 +61,44 @@ public sealed class Catalog
         cmd.ExecuteNonQuery();
     }
 
+    /// <summary>
+    /// Creates a capability's own tables (tokens, jobs, renditions …) once per workspace: <paramref name="sql"/> runs in
+    /// one transaction the first time a part of this <paramref name="name"/> is seen, and is recorded in
+    /// <c>schema_parts</c>. Named parts instead of steps of the linear <c>user_version</c> let capabilities add tables
+    /// independently; a capability that changes its tables later adds a part with a new name ("jobs.v2").
+    /// </summary>
+    public void EnsureSchema(string name, string sql)
+    {
+        lock (_ensured)
+            if (_ensured.Contains(name)) return;
+        InTransaction((c, tx) =>
+        {
+            using var exists = c.Command(tx, "SELECT 1 FROM schema_parts WHERE name = $n", ("$n", name));
+            if (exists.ExecuteScalar() is null)
+            {
+                using (var create = c.Command(tx, sql)) create.ExecuteNonQuery();
+                using var record = c.Command(tx, "INSERT INTO schema_parts (name, applied_at) VALUES ($n, $t)",
+                    ("$n", name), ("$t", DateTimeOffset.UtcNow.ToString("O")));
+                record.ExecuteNonQuery();
+            }
+            return 0;
+        }, durable: true);
+        lock (_ensured) _ensured.Add(name);
+    }
+
+    private readonly HashSet<string> _ensured = [];
+
+    /// <summary>The named schema parts this workspace has (<see cref="EnsureSchema"/>), for `doctor` and migrations.</summary>
+    public IReadOnlyList<string> SchemaParts()
+    {
+        using var c = Open();
+        using var cmd = c.Command(null, "SELECT name FROM schema_parts ORDER BY name");
+        using var r = cmd.ExecuteReader();
+        var names = new List<string>();
+        while (r.Read()) names.Add(r.GetString(0));
+        return names;
+    }
+
     private void Migrate()
     {
         using var c = Open();
@@ -148,6 +186,13 @@ public sealed class Catalog
                 PRAGMA user_version = 4;
                 """;
             v4.ExecuteNonQuery();
+        }
+        // Capabilities' own tables are named parts (EnsureSchema), recorded here; this table is the same in every version.
+        using (var parts = c.CreateCommand())
+        {
+            parts.Transaction = tx;
+            parts.CommandText = "CREATE TABLE IF NOT EXISTS schema_parts (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL);";
+            parts.ExecuteNonQuery();
         }
         tx.Commit();
     }

@@ -26,6 +26,18 @@ public sealed record ManimCloudOptions
     /// <summary>Per-service endpoints (the AWS SDKs' AWS_ENDPOINT_URL_S3 / _DYNAMODB): e.g. Ceph RGW for S3 with DynamoDB elsewhere.</summary>
     public string? S3EndpointUrl { get; init; }
     public string? DynamoDbEndpointUrl { get; init; }
+    /// <summary>
+    /// Endpoints of the other services by the AWS SDKs' service id (<c>AWS_ENDPOINT_URL_CLOUDFRONT</c> → "CLOUDFRONT",
+    /// config file <c>cloudfront_endpoint_url</c>): the same convention as the S3 and DynamoDB ones above.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ServiceEndpointUrls { get; init; } = new Dictionary<string, string>();
+    /// <summary>Where requests to a service go when not to AWS itself: its own endpoint, else AWS_ENDPOINT_URL.</summary>
+    public string? EndpointFor(string serviceId) => serviceId switch
+    {
+        "S3" => S3Endpoint,
+        "DYNAMODB" => DynamoDbEndpointUrl ?? EndpointUrl,
+        _ => ServiceEndpointUrls.GetValueOrDefault(serviceId) ?? EndpointUrl,
+    };
     /// <summary>Where S3 requests go when not to AWS itself.</summary>
     public string? S3Endpoint => S3EndpointUrl ?? EndpointUrl;
     public string? Profile { get; init; }
@@ -126,6 +138,16 @@ public sealed record ManimCloudOptions
             ? (double.TryParse(rs, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var secs) && secs > 0 ? secs
                 : throw new ManimCloudException(ErrorKind.InvalidInput, $"MANIMCLOUD_RETRY_SECONDS is '{rs}'.", "Give a positive number of seconds, e.g. 10."))
             : 10;
+        // Every AWS_ENDPOINT_URL_{SERVICE} (and {service}_endpoint_url in the file) beyond the S3 and DynamoDB ones.
+        var serviceEndpoints = new Dictionary<string, string>();
+        foreach (var (key, value) in file?.Where(kv => kv.Key.EndsWith("_endpoint_url", StringComparison.Ordinal)) ?? [])
+            if (value is JsonValue v && v.TryGetValue<string>(out var url) && url.Length > 0) serviceEndpoints[key[..^"_endpoint_url".Length].ToUpperInvariant()] = url;
+        var names = environment?.Keys ?? System.Environment.GetEnvironmentVariables().Keys.Cast<string>();
+        foreach (var name in names.Where(n => n.StartsWith("AWS_ENDPOINT_URL_", StringComparison.Ordinal)))
+            if (Env(name) is { } url) serviceEndpoints[name["AWS_ENDPOINT_URL_".Length..]] = url;
+        serviceEndpoints.Remove("S3");
+        serviceEndpoints.Remove("DYNAMODB");
+
         var requireCloud = Pick("MANIMCLOUD_REQUIRE_CLOUD", "require_cloud") is "1" or "true" or "on";
 
         return new ManimCloudOptions
@@ -142,6 +164,7 @@ public sealed record ManimCloudOptions
             EndpointUrl = Pick("AWS_ENDPOINT_URL", "endpoint_url"),
             S3EndpointUrl = Pick("AWS_ENDPOINT_URL_S3", "s3_endpoint_url"),
             DynamoDbEndpointUrl = Pick("AWS_ENDPOINT_URL_DYNAMODB", "dynamodb_endpoint_url"),
+            ServiceEndpointUrls = serviceEndpoints,
             Profile = Env("AWS_PROFILE"),
             CacheLimitBytes = cacheLimit,
             ConflictPolicy = policy,
@@ -167,7 +190,8 @@ public sealed record ManimCloudOptions
             problems.Add($"MANIMCLOUD_TABLE '{Table}' is not a valid DynamoDB table name (3–255 characters of A-Z a-z 0-9 _ . -).");
         if (CloudConfigured && Region is null && EndpointUrl is null && S3EndpointUrl is null && DynamoDbEndpointUrl is null)
             problems.Add("No AWS region: set AWS_REGION (for example eu-west-1).");
-        foreach (var (name, value) in new[] { ("AWS_ENDPOINT_URL", EndpointUrl), ("AWS_ENDPOINT_URL_S3", S3EndpointUrl), ("AWS_ENDPOINT_URL_DYNAMODB", DynamoDbEndpointUrl) })
+        foreach (var (name, value) in new[] { ("AWS_ENDPOINT_URL", EndpointUrl), ("AWS_ENDPOINT_URL_S3", S3EndpointUrl), ("AWS_ENDPOINT_URL_DYNAMODB", DynamoDbEndpointUrl) }
+                     .Concat(ServiceEndpointUrls.Select(kv => ($"AWS_ENDPOINT_URL_{kv.Key}", (string?)kv.Value))))
             if (value is not null && !Uri.TryCreate(value, UriKind.Absolute, out _))
                 problems.Add($"{name} '{value}' is not an absolute URL.");
         return problems;
