@@ -33,7 +33,10 @@ public sealed record VideoRecord
     public IReadOnlyDictionary<int, string> CodePaths { get; init; } = new Dictionary<int, string>();
     /// <summary>Media by slot name ("scene_001", "full") for the current render.</summary>
     public IReadOnlyDictionary<string, MediaFile> Media { get; init; } = new Dictionary<string, MediaFile>();
-    public IReadOnlyList<string> Renditions { get; init; } = [];
+    /// <summary>Published adaptive-bitrate ladders by code version (SPEC R3 "transcoded renditions").</summary>
+    public IReadOnlyDictionary<int, RenditionSet> Renditions { get; init; } = new Dictionary<int, RenditionSet>();
+    /// <summary>Why the video is in its status, when that needs saying (the error of a failed transcode); else null.</summary>
+    public string? StatusReason { get; init; }
     public string? CdnUrl { get; init; }
     public IReadOnlyDictionary<string, double> Stats { get; init; } = new Dictionary<string, double>();
     /// <summary>Optimistic-concurrency counter: every stored change increments it.</summary>

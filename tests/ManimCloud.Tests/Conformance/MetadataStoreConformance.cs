@@ -40,6 +40,62 @@ public abstract class MetadataStoreConformance : IAsyncLifetime
         Assert.Equal(RecordJson.ToJson(stored).ToJsonString(), RecordJson.ToJson(back!).ToJsonString());
     }
 
+    /// <summary>A published ladder as the streaming capability records it: two versions, the second reusing a scene of the first.</summary>
+    public static RenditionSet SampleRenditions(VideoRecord v, int version, string? playbackBaseUrl = null)
+    {
+        var folder = ObjectLayout.RenditionFolder(v.Project, v.Id, version);
+        var master = ObjectLayout.HlsMasterKey(v.Project, v.Id, version);
+        var mpd = ObjectLayout.DashManifestKey(v.Project, v.Id, version);
+        return new RenditionSet
+        {
+            Version = version, Engine = "local", LadderFingerprint = "0123456789ab",
+            Rungs = [new("1080p", 1920, 1080, 5_912_345, 4_100_000, 29.97, "avc1.640028"), new("720p", 1280, 720, 3_400_000, 2_400_000, 60, "avc1.640020")],
+            Audio = new RenditionAudio("mp4a.40.2", 128_000, 48_000, 2),
+            HlsMasterKey = master, DashManifestKey = mpd,
+            Manifests = new Dictionary<string, string> { [master] = new string('1', 64), [mpd] = new string('2', 64) },
+            SegmentCount = 7, DurationSeconds = 13.533333333333333, Bytes = 1_234_567_890_123, JobId = version == 1 ? null : "1700000000000-abc123",
+            StartedAt = DateTimeOffset.Parse("2026-12-01T22:00:00.1234567+00:00"), FinishedAt = DateTimeOffset.Parse("2026-12-01T22:00:09.5+00:00"),
+            EncodeSeconds = 8.25, PosterKey = ObjectLayout.PosterKey(v.Project, v.Id, version),
+            StoryboardKeys = [ObjectLayout.StoryboardVttKey(v.Project, v.Id, version), ObjectLayout.StoryboardSpriteKey(v.Project, v.Id, version, 1)],
+            PlaybackBaseUrl = playbackBaseUrl,
+            Scenes =
+            [
+                new(1, new string('a', 64), $"{ObjectLayout.RenditionFolder(v.Project, v.Id, 1)}cmaf/aaaaaaaaaaaaaaaa-0123456789ab/", 3, 6.5, 400_000, 1),
+                new(2, new string('b', 64), $"{folder}cmaf/bbbbbbbbbbbbbbbb-0123456789ab/", 4, 7.033333333333333, 500_000, version),
+            ],
+        };
+    }
+
+    [Fact]
+    public async Task Renditions_per_version_and_the_status_reason_read_back_field_for_field()
+    {
+        var v = await Store.CreateVideoAsync(NewVideo() with { Status = VideoStatus.Error, StatusReason = "scene_002.mp4: truncated (moov atom not found)" }, Ct);
+        var withSets = v with
+        {
+            Status = VideoStatus.Ready, StatusReason = null,
+            Renditions = new Dictionary<int, RenditionSet> { [1] = SampleRenditions(v, 1), [2] = SampleRenditions(v, 2, "https://d111.cloudfront.net/") },
+        };
+        var stored = await Store.UpdateVideoAsync(withSets, v.Revision, Ct);
+        var back = (await Store.GetVideoAsync(v.Id, Ct))!;
+        Assert.Equal(RecordJson.ToJson(stored).ToJsonString(), RecordJson.ToJson(back).ToJsonString());
+        Assert.Equal(2, back.Renditions.Count);
+        var r2 = back.Renditions[2];
+        Assert.Equal(ObjectLayout.HlsMasterKey(v.Project, v.Id, 2), r2.HlsMasterKey);
+        Assert.Equal("https://d111.cloudfront.net/", r2.PlaybackBaseUrl);
+        Assert.Null(back.Renditions[1].PlaybackBaseUrl);
+        Assert.Equal(1, r2.Scenes[0].EncodedInVersion);
+        Assert.Equal(29.97, r2.Rungs[0].FrameRate);
+        Assert.Equal(13.533333333333333, r2.DurationSeconds);
+        Assert.Null(back.StatusReason);
+        // Listing returns the same shape.
+        var listed = (await Store.ListVideosAsync(v.Project, 1000, null, Ct)).Items.Single(x => x.Id == v.Id);
+        Assert.Equal(RecordJson.ToJson(back).ToJsonString(), RecordJson.ToJson(listed).ToJsonString());
+        // The reason of an error survives too.
+        var failed = await Store.UpdateVideoAsync(back with { Status = VideoStatus.Error, StatusReason = "ffmpeg: no video stream" }, back.Revision, Ct);
+        Assert.Equal("ffmpeg: no video stream", (await Store.GetVideoAsync(v.Id, Ct))!.StatusReason);
+        Assert.Equal(failed.Revision, (await Store.GetVideoAsync(v.Id, Ct))!.Revision);
+    }
+
     [Fact]
     public async Task Creating_the_same_id_twice_is_a_conflict()
     {
