@@ -45,6 +45,7 @@ public static class AwsErrors
     {
         "NoSuchBucket", "NoSuchKey", "NoSuchUpload", "NotFound", "ResourceNotFoundException", "NoSuchVersion",
         "NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError", "NoSuchLifecycleConfiguration",
+        "ResourceNotFound",
     };
 
     private static readonly HashSet<string> Conflict = new(StringComparer.OrdinalIgnoreCase)
