@@ -17,13 +17,13 @@ internal static class ProvisionCommand
             var options = ctx.Options;
             if (options.Region is null && options.EndpointUrl is null && options.S3EndpointUrl is null)
                 throw new ManimCloudException(ErrorKind.InvalidInput, "No AWS region is set.", "Set AWS_REGION (for example eu-west-1).");
-            if (options.S3Endpoint?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true)
-                ctx.Progress("note: the endpoint is plain HTTP, so the bucket policies leave out the deny-non-TLS statement " +
-                    "(it would lock manimcloud out of its own buckets); over HTTPS, as on AWS, it is included.");
             using var provisioner = Provisioner.ForOptions(options);
             try
             {
                 var plan = p.GetValue(dryRun) ? await provisioner.PlanAsync(ct) : await provisioner.ApplyAsync(ct);
+                // What the bucket policies leave out on this store is said plainly, on stderr too when stdout is JSON.
+                if (ctx.Json)
+                    foreach (var o in plan.LeftOut) ctx.Progress($"note: {o.Resource} does not get {o.Statement}: {o.Reason}");
                 return new CliResult(plan.ToJson(), plan.ToText());
             }
             catch (ProvisioningIncompleteException e)

@@ -3,29 +3,30 @@ using System.Text.Json.Nodes;
 namespace ManimCloud.Provisioning;
 
 /// <summary>
-/// The bucket policy ManimCloud maintains on both buckets (SPEC R8): deny requests that are not over TLS, and deny
+/// The bucket policy ManimCloud maintains on its buckets (SPEC R8): deny requests that are not over TLS, and deny
 /// writes that ask for an encryption other than SSE-S3 or SSE-KMS. Its statements carry Sids starting with
-/// <see cref="SidPrefix"/>; statements anyone else added to the policy are kept as they are.
+/// <see cref="SidPrefix"/>; statements anyone else added to the policy are kept as they are. Which of ManimCloud's
+/// statements a bucket gets depends on the store (<see cref="PolicyStore"/>): all of them on AWS; on an emulator
+/// that cannot evaluate their conditions, the conditional ones are left out and the plan says so.
 /// </summary>
 public static class BucketPolicy
 {
     public const string SidPrefix = "ManimCloud";
+    public const string DenyInsecureTransport = SidPrefix + "DenyInsecureTransport";
+    public const string DenyUnapprovedEncryption = SidPrefix + "DenyUnapprovedEncryption";
 
     /// <summary>The encryption values a write may ask for. Anything else in the header is refused.</summary>
     public static readonly string[] ApprovedEncryption = ["AES256", "aws:kms"];
 
-    /// <param name="requireTls">
-    /// False only when ManimCloud itself talks to the store over plain HTTP (a local or self-hosted endpoint): a
-    /// deny-non-TLS statement there would lock ManimCloud out of its own buckets (moto enforces it, as AWS would).
-    /// </param>
-    public static JsonObject[] Statements(string bucket, string partition, bool requireTls = true)
+    /// <summary>All of ManimCloud's statements for the bucket, as AWS gets them.</summary>
+    public static JsonObject[] Statements(string bucket, string partition)
     {
         var bucketArn = $"arn:{partition}:s3:::{bucket}";
-        JsonObject[] all =
+        return
         [
             new JsonObject
             {
-                ["Sid"] = SidPrefix + "DenyInsecureTransport",
+                ["Sid"] = DenyInsecureTransport,
                 ["Effect"] = "Deny",
                 ["Principal"] = "*",
                 ["Action"] = "s3:*",
@@ -41,7 +42,7 @@ public static class BucketPolicy
             // would also match requests without the header (negated operators are true for a missing key).
             new JsonObject
             {
-                ["Sid"] = SidPrefix + "DenyUnapprovedEncryption",
+                ["Sid"] = DenyUnapprovedEncryption,
                 ["Effect"] = "Deny",
                 ["Principal"] = "*",
                 ["Action"] = "s3:PutObject",
@@ -56,19 +57,42 @@ public static class BucketPolicy
                 },
             },
         ];
-        return requireTls ? all : all.Where(s => SidOf(s) != SidPrefix + "DenyInsecureTransport").ToArray();
+    }
+
+    /// <summary>ManimCloud's statements this store gets, and the ones left out with the reason for each.</summary>
+    public static (JsonObject[] Kept, PolicyOmission[] LeftOut) ForStore(string bucket, string partition, PolicyStore store)
+    {
+        var kept = new List<JsonObject>();
+        var leftOut = new List<PolicyOmission>();
+        foreach (var statement in Statements(bucket, partition))
+        {
+            var sid = SidOf(statement)!;
+            if (sid == DenyInsecureTransport && store.PlainHttp)
+                leftOut.Add(new PolicyOmission($"s3://{bucket}", sid,
+                    "ManimCloud reaches this store over plain HTTP, so the statement would refuse ManimCloud's own requests. "
+                    + "Over HTTPS (always on AWS) it is included."));
+            else if (statement.ContainsKey("Condition") && store.Conditions == PolicyConditionSupport.NotEvaluated)
+                leftOut.Add(new PolicyOmission($"s3://{bucket}", sid,
+                    "This store does not evaluate bucket-policy conditions: it refused a write that the statement allows "
+                    + "(moto counts every condition as matched, so a conditional Deny denies everything). On AWS the statement is kept."
+                    + (sid == DenyUnapprovedEncryption ? " Default encryption still encrypts every object written here." : "")));
+            else kept.Add(statement);
+        }
+        return (kept.ToArray(), leftOut.ToArray());
     }
 
     /// <summary>
-    /// The policy the bucket should have: the statements of <paramref name="currentPolicy"/> that are not ManimCloud's,
-    /// followed by ManimCloud's own.
+    /// The policy the bucket should have: the statements of <paramref name="current"/> that are not ManimCloud's,
+    /// followed by ManimCloud's own for this store. Null when that leaves no statement at all (S3 refuses an empty
+    /// policy): the bucket then has no policy.
     /// </summary>
-    public static JsonObject Desired(string bucket, string partition, JsonObject? current, bool requireTls = true)
+    public static JsonObject? Desired(string bucket, string partition, JsonObject? current, PolicyStore store)
     {
         var statements = new JsonArray();
         foreach (var foreign in PolicyJson.StatementsOf(current).Where(s => !IsOurs(s)))
             statements.Add(foreign.DeepClone());
-        foreach (var ours in Statements(bucket, partition, requireTls)) statements.Add((JsonNode)ours);
+        foreach (var ours in ForStore(bucket, partition, store).Kept) statements.Add((JsonNode)ours);
+        if (statements.Count == 0) return null;
         var policy = new JsonObject { ["Version"] = "2012-10-17" };
         if (current?["Id"] is { } id) policy["Id"] = id.DeepClone();
         policy["Statement"] = statements;
@@ -79,6 +103,47 @@ public static class BucketPolicy
 
     public static bool IsOurs(JsonNode statement) =>
         statement is JsonObject o && o["Sid"] is JsonValue v && v.TryGetValue<string>(out var sid) && sid.StartsWith(SidPrefix, StringComparison.Ordinal);
+}
+
+/// <summary>Whether an S3 store evaluates the conditions of bucket-policy statements.</summary>
+public enum PolicyConditionSupport
+{
+    /// <summary>Not known yet: apply finds out with a probe write (never the case on AWS).</summary>
+    Unknown,
+    /// <summary>Conditions are evaluated as written (AWS; stores whose probe write was allowed).</summary>
+    Evaluated,
+    /// <summary>Conditions count as always matched (moto): a conditional Deny would deny every request.</summary>
+    NotEvaluated,
+}
+
+/// <summary>What the policy has to allow for on this store: plain HTTP, and whether conditions are evaluated.</summary>
+public sealed record PolicyStore(bool PlainHttp, PolicyConditionSupport Conditions)
+{
+    /// <summary>AWS itself: HTTPS, conditions evaluated, every statement kept.</summary>
+    public static readonly PolicyStore Aws = new(false, PolicyConditionSupport.Evaluated);
+
+    /// <summary>The words config.json and MANIMCLOUD_POLICY_CONDITIONS use.</summary>
+    public static string Name(PolicyConditionSupport support) => support switch
+    {
+        PolicyConditionSupport.Evaluated => "evaluated",
+        PolicyConditionSupport.NotEvaluated => "not-evaluated",
+        _ => "probe",
+    };
+
+    public static PolicyConditionSupport Parse(string? name) => name switch
+    {
+        null or "probe" => PolicyConditionSupport.Unknown,
+        "evaluated" => PolicyConditionSupport.Evaluated,
+        "not-evaluated" => PolicyConditionSupport.NotEvaluated,
+        _ => throw new ManimCloud.Domain.ManimCloudException(ManimCloud.Domain.ErrorKind.InvalidInput, $"MANIMCLOUD_POLICY_CONDITIONS is '{name}'.",
+            "Use probe (the default: provision finds out), evaluated or not-evaluated."),
+    };
+}
+
+/// <summary>One of ManimCloud's bucket-policy statements that a bucket does not get on this store, and why.</summary>
+public sealed record PolicyOmission(string Resource, string Statement, string Reason)
+{
+    public JsonObject ToJson() => new() { ["resource"] = Resource, ["statement"] = Statement, ["reason"] = Reason };
 }
 
 /// <summary>

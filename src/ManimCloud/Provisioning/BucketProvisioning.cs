@@ -12,10 +12,8 @@ namespace ManimCloud.Provisioning;
 /// Reading writes nothing; every write is in a step's apply.
 /// </summary>
 internal sealed class BucketProvisioning(
-    IAmazonS3 s3, RetryPipeline retry, BucketRole role, string bucket, string region, bool customEndpoint, KmsKeyRef? kms, bool plainHttpEndpoint = false)
+    IAmazonS3 s3, RetryPipeline retry, BucketRole role, string bucket, string region, bool customEndpoint, KmsKeyRef? kms, PolicyStore policyStore)
 {
-    /// <summary>Deny non-TLS requests, unless ManimCloud itself reaches this store over plain HTTP (it would lock itself out).</summary>
-    private bool RequireTls => !plainHttpEndpoint;
     private string Resource => $"s3://{bucket}";
     private string NameSetting => role == BucketRole.Videos ? "MANIMCLOUD_VIDEO_BUCKET" : "MANIMCLOUD_CODE_BUCKET";
     private bool ObjectLock => role == BucketRole.Code;
@@ -80,13 +78,13 @@ internal sealed class BucketProvisioning(
         var currentPolicy = PolicyJson.TryParse(policyText);
         var policy = currentPolicy is not null ? PolicyJson.Normalize(currentPolicy)
             : policyText is SettingValue.None or SettingValue.Unknown ? policyText : "unreadable: " + policyText;
-        var desiredPolicy = BucketPolicy.Desired(bucket, Partition, currentPolicy, RequireTls);
+        var desiredPolicy = BucketPolicy.Desired(bucket, Partition, currentPolicy, policyStore);
         var currentStatements = PolicyJson.StatementsOf(currentPolicy).ToList();
-        checks.Add(ProvisionCheck.Compare(Resource, "policy", policy, PolicyJson.Normalize(desiredPolicy), t => PutPolicyAsync(desiredPolicy, t),
+        checks.Add(ProvisionCheck.Compare(Resource, "policy", policy, DescribePolicy(desiredPolicy), t => PutPolicyAsync(desiredPolicy, t),
             Difference("statement",
                 currentStatements.Select(s => (BucketPolicy.SidOf(s), PolicyJson.Normalize(s))),
-                BucketPolicy.Statements(bucket, Partition, RequireTls).Select(s => (BucketPolicy.SidOf(s), PolicyJson.Normalize(s))),
-                currentStatements.Count(s => !BucketPolicy.IsOurs(s)))));
+                BucketPolicy.ForStore(bucket, Partition, policyStore).Kept.Select(s => (BucketPolicy.SidOf(s), PolicyJson.Normalize(s))),
+                currentStatements.Count(s => !BucketPolicy.IsOurs(s))) + PolicyNote));
 
         List<LifecycleRule>? currentRules = null;
         var lifecycle = await ReadAsync("lifecycle configuration", async t =>
@@ -105,7 +103,7 @@ internal sealed class BucketProvisioning(
 
     private List<ProvisionCheck> PlanCreation()
     {
-        var desiredPolicy = BucketPolicy.Desired(bucket, Partition, null, RequireTls);
+        var desiredPolicy = BucketPolicy.Desired(bucket, Partition, null, policyStore);
         var desiredRules = LifecycleRules.Desired(role, null);
         var checks = new List<ProvisionCheck>
         {
@@ -117,7 +115,9 @@ internal sealed class BucketProvisioning(
         if (ObjectLock) checks.Add(ProvisionCheck.OnCreate(Resource, "object_lock", "Enabled", null, "Set at creation."));
         checks.Add(ProvisionCheck.OnCreate(Resource, "encryption", DesiredEncryption, PutEncryptionAsync));
         checks.Add(ProvisionCheck.OnCreate(Resource, "public_access_block", PublicAccessBlocked, BlockPublicAccessAsync));
-        checks.Add(ProvisionCheck.OnCreate(Resource, "policy", PolicyJson.Normalize(desiredPolicy), t => PutPolicyAsync(desiredPolicy, t)));
+        checks.Add(desiredPolicy is null
+            ? new(new ProvisionStep(Resource, "policy", SettingValue.None, SettingValue.None, StepAction.Unchanged, PolicyNote.TrimStart()))
+            : ProvisionCheck.OnCreate(Resource, "policy", PolicyJson.Normalize(desiredPolicy), t => PutPolicyAsync(desiredPolicy, t), PolicyNote.TrimStart() is { Length: > 0 } n ? n : null));
         checks.Add(ProvisionCheck.OnCreate(Resource, "lifecycle", LifecycleRules.Canonical(desiredRules), t => PutLifecycleAsync(desiredRules, t)));
         return checks;
     }
@@ -128,6 +128,8 @@ internal sealed class BucketProvisioning(
         var now = current.Where(c => c.Id is not null).GroupBy(c => c.Id!).ToDictionary(g => g.Key, g => g.First().Canonical);
         var parts = ours.Select(o => now.TryGetValue(o.Id!, out var c) ? (c == o.Canonical ? null : $"{o.Id} differs") : $"{o.Id} missing")
             .Where(p => p is not null).ToList();
+        var ourIds = ours.Select(o => o.Id).ToHashSet();
+        parts.AddRange(now.Keys.Where(id => id.StartsWith("manimcloud", StringComparison.OrdinalIgnoreCase) && !ourIds.Contains(id)).Select(id => $"{id} removed"));
         parts.Add(others == 0 ? $"no other {noun}s to keep" : $"{others} other {noun}(s) kept as they are");
         return string.Join("; ", parts) + ".";
     }
@@ -294,8 +296,20 @@ internal sealed class BucketProvisioning(
         },
     }, t), ct);
 
-    private Task PutPolicyAsync(System.Text.Json.Nodes.JsonObject policy, CancellationToken ct) =>
-        Write("Setting the bucket policy of", t => s3.PutBucketPolicyAsync(new PutBucketPolicyRequest { BucketName = bucket, Policy = policy.ToJsonString() }, t), ct);
+    private static string DescribePolicy(System.Text.Json.Nodes.JsonObject? policy) => policy is null ? SettingValue.None : PolicyJson.Normalize(policy);
+
+    /// <summary>What the plan says about statements this store does not get, or will be checked for on apply.</summary>
+    private string PolicyNote => policyStore.Conditions == PolicyConditionSupport.Unknown
+        ? " Apply then checks with a probe write that this store evaluates the policy's conditions; where it does not (moto), "
+          + "the conditional statements are left out and the plan says so."
+        : BucketPolicy.ForStore(bucket, Partition, policyStore).LeftOut is { Length: > 0 } leftOut
+            ? " Left out on this store: " + string.Join(", ", leftOut.Select(o => o.Statement)) + " (see left_out)."
+            : "";
+
+    /// <summary>Writes the policy, or removes ManimCloud's when none of its statements suit this store and nobody else's are there.</summary>
+    private Task PutPolicyAsync(System.Text.Json.Nodes.JsonObject? policy, CancellationToken ct) => policy is null
+        ? Write("Removing the bucket policy of", t => s3.DeleteBucketPolicyAsync(new DeleteBucketPolicyRequest { BucketName = bucket }, t), ct)
+        : Write("Setting the bucket policy of", t => s3.PutBucketPolicyAsync(new PutBucketPolicyRequest { BucketName = bucket, Policy = policy.ToJsonString() }, t), ct);
 
     private Task PutLifecycleAsync(List<LifecycleRule> rules, CancellationToken ct) =>
         Write("Setting the lifecycle rules of", t => s3.PutLifecycleConfigurationAsync(new PutLifecycleConfigurationRequest

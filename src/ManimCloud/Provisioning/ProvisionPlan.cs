@@ -76,6 +76,13 @@ public sealed class ProvisionPlan(
     /// <summary>The workspace config file the provisioned names were recorded in, after a complete apply.</summary>
     public string? SavedConfigPath { get; init; }
 
+    /// <summary>Whether the S3 store evaluates bucket-policy conditions: "evaluated" (AWS), "not-evaluated" (moto), or
+    /// "probe" (not known yet: apply finds out).</summary>
+    public string PolicyConditions { get; init; } = "evaluated";
+
+    /// <summary>ManimCloud's bucket-policy statements this store does not get, each with why (empty on AWS).</summary>
+    public IReadOnlyList<PolicyOmission> LeftOut { get; init; } = [];
+
     /// <summary>For a plan: the steps that would write. For an apply: the steps that were written.</summary>
     public int Changed => applied ? steps.Count(s => s.Applied) : steps.Count(s => s.WouldChange);
 
@@ -100,6 +107,8 @@ public sealed class ProvisionPlan(
             ["not_converged"] = NotConverged,
             ["steps"] = new JsonArray(steps.Select(s => (JsonNode)s.ToJson()).ToArray()),
             ["iam_policy"] = iamPolicy.DeepClone(),
+            ["policy_conditions"] = PolicyConditions,
+            ["left_out"] = new JsonArray(LeftOut.Select(o => (JsonNode)o.ToJson()).ToArray()),
         };
         if (SavedConfigPath is not null) json["config_saved"] = SavedConfigPath;
         return json;
@@ -129,6 +138,11 @@ public sealed class ProvisionPlan(
             if (s.Note is not null && s.Action != StepAction.Unchanged) sb.Append("    note: ").AppendLine(s.Note);
             if (s.Converged == false) sb.AppendLine("    warning: the setting was written but still reads back differently.");
             if (s.Error is not null) sb.Append("    error: ").AppendLine(s.Error);
+        }
+        if (LeftOut.Count > 0)
+        {
+            sb.AppendLine("Left out of the bucket policies on this store (on AWS every statement is kept):");
+            foreach (var o in LeftOut) sb.Append("  ").Append(o.Resource).Append(' ').Append(o.Statement).Append(": ").AppendLine(o.Reason);
         }
         if (SavedConfigPath is not null) sb.AppendLine($"Names recorded in {SavedConfigPath}.");
         sb.AppendLine("Least-privilege IAM policy for the ManimCloud runtime:");

@@ -19,6 +19,9 @@ public sealed class Provisioner : IDisposable
     private readonly bool _ownsClients;
     private readonly RetryPipeline _retry;
     private KmsKeyRef? _kms;
+    /// <summary>Whether this S3 store evaluates bucket-policy conditions: known on AWS, else configured, remembered from
+    /// an earlier apply in this workspace, or found out by this apply's probe write.</summary>
+    private PolicyConditionSupport _conditions;
 
     /// <summary>The entry point for the CLI: clients from the options (default credential chain), disposed with the provisioner.</summary>
     public static Provisioner ForOptions(ManimCloudOptions options) => new(options, new AwsClients(options), ownsClients: true);
@@ -39,7 +42,17 @@ public sealed class Provisioner : IDisposable
         _clients = clients;
         _ownsClients = ownsClients;
         _retry = new RetryPipeline(AwsErrors.Classify);
+        _conditions = !CustomEndpoint ? PolicyConditionSupport.Evaluated
+            : options.PolicyConditions ?? PolicyStore.Parse(ManimCloudOptions.ConfigFileValue(options.Home, PolicyConditionsKey));
     }
+
+    /// <summary>The config.json key under which an apply remembers what it found out about the store's policy evaluation.</summary>
+    public const string PolicyConditionsKey = "policy_conditions";
+
+    /// <summary>S3 is reached at an endpoint of the user's (moto, Ceph RGW, MinIO), not at AWS itself.</summary>
+    private bool CustomEndpoint => _options.S3Endpoint is not null;
+
+    private PolicyStore PolicyStore => new(_options.S3Endpoint?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true, _conditions);
 
     /// <summary>The names provisioned: the configured ones exactly, else the environment's defaults.</summary>
     public ProvisionNames Names { get; }
@@ -95,6 +108,18 @@ public sealed class Provisioner : IDisposable
             }
         }
 
+        if (failure is null && CustomEndpoint)
+        {
+            try
+            {
+                steps = await EnsureWritableAsync(steps, ct);
+            }
+            catch (ManimCloudException e)
+            {
+                failure = e;
+                failedStep = steps.LastOrDefault(s => s.Setting == "policy") ?? steps[^1];
+            }
+        }
         if (failure is null && steps.Any(s => s.Applied)) steps = await ConfirmAsync(steps, ct);
         var complete = failure is null && steps.All(s => s.Action != StepAction.Blocked);
         var plan = ToPlan(steps, applied: true, complete && SaveNamesToConfig ? SaveNames() : null);
@@ -111,6 +136,52 @@ public sealed class Provisioner : IDisposable
                 string.Join(" ", blocked.Select(s => s.Note)), plan);
         }
         return plan;
+    }
+
+    /// <summary>
+    /// Provisioning must leave a deployment ManimCloud can write to. Away from AWS a store may not evaluate the bucket
+    /// policy's conditions (moto counts them all as matched, so a conditional Deny denies every write): a probe write
+    /// to each bucket finds out. When the store refuses a write the policy allows, the conditional statements are left
+    /// out (the plan lists them under left_out, with why) and the write is tried again. A refusal that remains comes
+    /// from something other than ManimCloud's statements and is reported, naming the bucket.
+    /// </summary>
+    private async Task<List<ProvisionStep>> EnsureWritableAsync(List<ProvisionStep> steps, CancellationToken ct)
+    {
+        var probe = new WriteProbe(_clients.S3, _retry, _kms?.Arn ?? _options.KmsKey, _options.RequestEncryption);
+        // A bucket blocked (in another region) is not this deployment's yet: leave it alone.
+        var buckets = new[] { Names.VideoBucket, Names.CodeBucket }
+            .Where(b => !steps.Any(s => s.Resource == $"s3://{b}" && s.Action == StepAction.Blocked)).ToList();
+        var refused = new List<string>();
+        foreach (var bucket in buckets)
+            if (!await probe.CanWriteAsync(bucket, ct)) refused.Add(bucket);
+        if (refused.Count == 0)
+        {
+            if (_conditions == PolicyConditionSupport.Unknown) _conditions = PolicyConditionSupport.Evaluated;
+            return steps;
+        }
+        if (_conditions != PolicyConditionSupport.NotEvaluated)
+        {
+            _conditions = PolicyConditionSupport.NotEvaluated;
+            var again = (await InspectAsync(ct)).Where(c => c.Step.Setting == "policy" && c.Step.WouldChange).ToList();
+            foreach (var (step, apply) in again)
+            {
+                if (apply is not null) await apply(ct);
+                var index = steps.FindIndex(s => (s.Resource, s.Setting) == (step.Resource, step.Setting));
+                var merged = index < 0 ? step with { Applied = true }
+                    : steps[index] with { Desired = step.Desired, Action = steps[index].Action == StepAction.Unchanged ? step.Action : steps[index].Action, Applied = true, Note = step.Note };
+                if (index < 0) steps.Add(merged); else steps[index] = merged;
+            }
+            refused = [];
+            foreach (var bucket in buckets)
+                if (!await probe.CanWriteAsync(bucket, ct)) refused.Add(bucket);
+            if (refused.Count == 0) return steps;
+        }
+        throw new ManimCloudException(ErrorKind.Auth,
+            $"ManimCloud cannot write to {string.Join(" and ", refused.Select(b => $"s3://{b}"))}: the store refused a probe write "
+            + "even without ManimCloud's conditional policy statements.",
+            "A bucket-policy statement that is not ManimCloud's (its Sid does not start with ManimCloud), or the credentials, refuse s3:PutObject: "
+            + "check `aws s3api get-bucket-policy` and the identity's permissions. If the store has started evaluating conditions, "
+            + $"remove \"{PolicyConditionsKey}\" from {_options.ConfigPath} (or set MANIMCLOUD_POLICY_CONDITIONS=probe) and provision again.");
     }
 
     /// <summary>Reads the applied settings back. S3 bucket settings are eventually consistent, so a mismatch is re-read a few times.</summary>
@@ -136,12 +207,12 @@ public sealed class Provisioner : IDisposable
     private async Task<List<ProvisionCheck>> InspectAsync(CancellationToken ct)
     {
         var kms = await ResolveKmsKeyAsync(ct);
-        var customEndpoint = _options.S3Endpoint is not null;
-        var plainHttp = _options.S3Endpoint?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true;
+        var customEndpoint = CustomEndpoint;
+        var store = PolicyStore;
         // The three resources are independent: read them at the same time (reading is latency-bound), keep the order for applying.
         var resources = await Task.WhenAll(
-            new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms, plainHttp).InspectAsync(ct),
-            new BucketProvisioning(_clients.S3, _retry, BucketRole.Code, Names.CodeBucket, Region, customEndpoint, kms, plainHttp).InspectAsync(ct),
+            new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms, store).InspectAsync(ct),
+            new BucketProvisioning(_clients.S3, _retry, BucketRole.Code, Names.CodeBucket, Region, customEndpoint, kms, store).InspectAsync(ct),
             new TableProvisioning(_clients.DynamoDB, _retry, Names.Table, kms, TableWaitTimeout).InspectAsync(ct));
         return resources.SelectMany(r => r).ToList();
     }
@@ -180,6 +251,7 @@ public sealed class Provisioner : IDisposable
             ["region"] = Region,
         };
         if (_options.KmsKey is { } key) values["kms_key"] = key;
+        if (CustomEndpoint && _conditions != PolicyConditionSupport.Unknown) values[PolicyConditionsKey] = PolicyStore.Name(_conditions);
         ManimCloudOptions.SaveToConfigFile(_options.Home, values);
         return _options.ConfigPath;
     }
@@ -189,6 +261,9 @@ public sealed class Provisioner : IDisposable
             IamPolicy.ForDeployment(Names.VideoBucket, Names.CodeBucket, Names.Table, _kms?.Arn ?? _options.KmsKey, Region))
         {
             SavedConfigPath = savedConfig,
+            PolicyConditions = PolicyStore.Name(_conditions),
+            LeftOut = new[] { Names.VideoBucket, Names.CodeBucket }
+                .SelectMany(b => BucketPolicy.ForStore(b, AwsPartition.For(Region), PolicyStore).LeftOut).ToList(),
         };
 
     public void Dispose()

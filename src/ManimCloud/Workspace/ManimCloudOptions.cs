@@ -56,6 +56,10 @@ public sealed record ManimCloudOptions
     /// <summary>Fail instead of queueing when the cloud cannot take a write now (the caller demands the upload).</summary>
     public bool RequireCloud { get; init; }
 
+    /// <summary>Whether the S3 store evaluates bucket-policy conditions (MANIMCLOUD_POLICY_CONDITIONS / policy_conditions,
+    /// which provision records after finding out; "probe" = Unknown); null: unset. Ignored on AWS, which always does.</summary>
+    public Provisioning.PolicyConditionSupport? PolicyConditions { get; init; }
+
     public bool CloudConfigured => VideoBucket is not null || CodeBucket is not null || Table is not null;
 
     public string CatalogPath => Path.Combine(Home, "catalog.db");
@@ -173,6 +177,7 @@ public sealed record ManimCloudOptions
             RequestEncryption = requestEncryption,
             LeanDataPlane = leanDataPlane,
             ManimCommand = Pick("MANIMCLOUD_MANIM", "manim_command") ?? "manim",
+            PolicyConditions = Pick("MANIMCLOUD_POLICY_CONDITIONS", "policy_conditions") is { } conditions ? Provisioning.PolicyStore.Parse(conditions) : null,
         };
     }
 
@@ -204,6 +209,10 @@ public sealed record ManimCloudOptions
             throw new ManimCloudException(ErrorKind.InvalidInput, "The configuration is not usable: " + string.Join(" ", problems),
                 "Fix the settings named above; `manimcloud config validate` checks them again.");
     }
+
+    /// <summary>One string value of the workspace config file, or null (no file, no such key).</summary>
+    public static string? ConfigFileValue(string home, string key) =>
+        ReadConfigFile(Path.Combine(home, "config.json"))?[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
     private static JsonObject? ReadConfigFile(string path)
     {

@@ -63,9 +63,14 @@ public sealed class ProvisionerTests : IDisposable
         Assert.Equal((options.VideoBucket, options.CodeBucket, options.Table, "us-east-1"), (saved.VideoBucket, saved.CodeBucket, saved.Table, saved.Region));
         Assert.Equal(options.ConfigPath, (string?)first.ToJson()["config_saved"]);
 
+        Assert.Equal("not-evaluated", first.PolicyConditions);
+        Assert.Contains("Left out of the bucket policies", first.ToText());
+        Assert.Equal("not-evaluated", (string?)JsonNode.Parse(File.ReadAllText(options.ConfigPath))![Provisioner.PolicyConditionsKey]);
+
         var second = await ApplyAsync(options);
         Assert.True(second.Changed == 0, Describe(second));
         Assert.All(second.Steps, s => Assert.Equal(StepAction.Unchanged, s.Action));
+        Assert.Equal(4, second.LeftOut.Count);
         Assert.Equal(first.Steps.Select(s => (s.Resource, s.Setting)), second.Steps.Select(s => (s.Resource, s.Setting)));
 
         foreach (var bucket in new[] { options.VideoBucket!, options.CodeBucket! })
@@ -80,15 +85,16 @@ public sealed class ProvisionerTests : IDisposable
             foreach (var flag in new[] { "BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets" })
                 Assert.True((bool)block[flag]!, $"{flag} on {bucket}");
 
-            var policy = JsonNode.Parse((string)(await AwsCli.JsonAsync("s3api", "get-bucket-policy", "--bucket", bucket))["Policy"]!)!;
-            var statements = policy["Statement"]!.AsArray();
-            // moto is reached over plain HTTP: a deny-non-TLS statement would lock ManimCloud out, so it is left out
-            // (ProvisioningPolicyTests checks it is there for HTTPS endpoints).
-            Assert.DoesNotContain(statements, s => (string?)s!["Sid"] == "ManimCloudDenyInsecureTransport");
-            var sse = statements.Single(s => (string?)s!["Sid"] == "ManimCloudDenyUnapprovedEncryption")!;
-            Assert.Equal("s3:PutObject", (string?)sse["Action"]);
-            Assert.Equal("false", (string?)sse["Condition"]!["Null"]!["s3:x-amz-server-side-encryption"]);
-            Assert.Equal(["AES256", "aws:kms"], sse["Condition"]!["StringNotEquals"]!["s3:x-amz-server-side-encryption"]!.AsArray().Select(v => (string)v!));
+            // moto is reached over plain HTTP (a deny-non-TLS statement would lock ManimCloud out) and counts every policy
+            // condition as matched (the conditional encryption Deny would refuse every write): apply found that out with a
+            // probe write and left both statements out, so the bucket has no policy. ProvisioningPolicyTests checks AWS keeps them.
+            Assert.NotEqual(0, (await AwsCli.RunAsync("s3api", "get-bucket-policy", "--bucket", bucket)).ExitCode);
+            Assert.Equal([BucketPolicy.DenyInsecureTransport, BucketPolicy.DenyUnapprovedEncryption],
+                first.LeftOut.Where(o => o.Resource == $"s3://{bucket}").Select(o => o.Statement));
+            // No probe object stays behind.
+            var listed = await AwsCli.JsonAsync("s3api", "list-object-versions", "--bucket", bucket);
+            Assert.Null(listed["Versions"]);
+            Assert.Null(listed["DeleteMarkers"]);
 
             var rules = (await AwsCli.JsonAsync("s3api", "get-bucket-lifecycle-configuration", "--bucket", bucket))["Rules"]!.AsArray();
             JsonNode Rule(string id) => rules.Single(r => (string?)r!["ID"] == id)!;
@@ -186,9 +192,12 @@ public sealed class ProvisionerTests : IDisposable
         var options = Options();
         await ApplyAsync(options);
         var bucket = options.CodeBucket!;
-        // Someone replaces the policy with their own statement, and the lifecycle with their own rule, and turns PITR off.
+        // Someone replaces the policy with their own statement plus the conditional Deny an older ManimCloud put on every
+        // store (which moto, counting its conditions as matched, turns into "refuse every write"), replaces the lifecycle
+        // with their own rule, and turns PITR off.
         var foreignStatement = """{"Sid":"TeamReadOnly","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/*"}""".Replace("BUCKET", bucket);
-        await AwsCli.OkAsync("s3api", "put-bucket-policy", "--bucket", bucket, "--policy", $$"""{"Version":"2012-10-17","Statement":[{{foreignStatement}}]}""");
+        var oldDeny = BucketPolicy.Statements(bucket, "aws").Single(s => BucketPolicy.SidOf(s) == BucketPolicy.DenyUnapprovedEncryption).ToJsonString();
+        await AwsCli.OkAsync("s3api", "put-bucket-policy", "--bucket", bucket, "--policy", $$"""{"Version":"2012-10-17","Statement":[{{foreignStatement}},{{oldDeny}}]}""");
         await AwsCli.OkAsync("s3api", "put-bucket-lifecycle-configuration", "--bucket", bucket, "--lifecycle-configuration",
             """{"Rules":[{"ID":"team-logs","Status":"Enabled","Filter":{"Prefix":"logs/"},"Expiration":{"Days":30}}]}""");
         await AwsCli.OkAsync("dynamodb", "update-continuous-backups", "--table-name", options.Table!,
@@ -199,13 +208,14 @@ public sealed class ProvisionerTests : IDisposable
             [($"s3://{bucket}", "policy"), ($"s3://{bucket}", "lifecycle"), ($"dynamodb:{options.Table}", "point_in_time_recovery")],
             plan.Steps.Where(s => s.WouldChange).Select(s => (s.Resource, s.Setting)));
 
+        Assert.Contains("ManimCloudDenyUnapprovedEncryption removed", plan.Steps.Single(s => s.Setting == "policy" && s.WouldChange).Note);
         var applied = await ApplyAsync(options);
         Assert.Equal(3, applied.Changed);
         Assert.All(applied.Steps.Where(s => s.Applied), s => Assert.True(s.Converged));
 
         var policy = JsonNode.Parse((string)(await AwsCli.JsonAsync("s3api", "get-bucket-policy", "--bucket", bucket))["Policy"]!)!;
-        Assert.Equal(["ManimCloudDenyUnapprovedEncryption", "TeamReadOnly"],
-            policy["Statement"]!.AsArray().Select(s => (string)s!["Sid"]!).Order());
+        // ManimCloud's conditional statements are left out on moto (it cannot evaluate them); someone else's stays.
+        Assert.Equal(["TeamReadOnly"], policy["Statement"]!.AsArray().Select(s => (string)s!["Sid"]!).Order());
         var rules = (await AwsCli.JsonAsync("s3api", "get-bucket-lifecycle-configuration", "--bucket", bucket))["Rules"]!.AsArray();
         Assert.Contains(rules, r => (string?)r!["ID"] == "team-logs");
         Assert.Contains(rules, r => (string?)r!["ID"] == "manimcloud-expire-tmp");

@@ -70,14 +70,40 @@ public sealed class ProvisioningPolicyTests
     [Fact]
     public void Over_a_plain_HTTP_endpoint_the_TLS_statement_is_left_out_so_ManimCloud_does_not_lock_itself_out()
     {
-        var sids = BucketPolicy.Statements("b", "aws", requireTls: false).Select(s => (string?)s["Sid"]).ToList();
-        Assert.Equal(["ManimCloudDenyUnapprovedEncryption"], sids);
+        var (kept, leftOut) = BucketPolicy.ForStore("b", "aws", new PolicyStore(PlainHttp: true, PolicyConditionSupport.Evaluated));
+        Assert.Equal([BucketPolicy.DenyUnapprovedEncryption], kept.Select(s => BucketPolicy.SidOf(s)));
+        var omission = Assert.Single(leftOut);
+        Assert.Equal((BucketPolicy.DenyInsecureTransport, "s3://b"), (omission.Statement, omission.Resource));
+        Assert.Contains("plain HTTP", omission.Reason);
+    }
+
+    [Fact]
+    public void On_AWS_the_full_policy_stays_and_nothing_is_left_out()
+    {
+        var (kept, leftOut) = BucketPolicy.ForStore("b", "aws", PolicyStore.Aws);
+        Assert.Equal([BucketPolicy.DenyInsecureTransport, BucketPolicy.DenyUnapprovedEncryption], kept.Select(s => BucketPolicy.SidOf(s)));
+        Assert.Empty(leftOut);
+    }
+
+    [Fact]
+    public void A_store_that_does_not_evaluate_conditions_gets_no_conditional_statement_and_each_is_named_with_why()
+    {
+        var store = new PolicyStore(PlainHttp: true, PolicyConditionSupport.NotEvaluated);
+        var (kept, leftOut) = BucketPolicy.ForStore("b", "aws", store);
+        Assert.Empty(kept);
+        Assert.Equal([BucketPolicy.DenyInsecureTransport, BucketPolicy.DenyUnapprovedEncryption], leftOut.Select(o => o.Statement));
+        Assert.Contains("does not evaluate bucket-policy conditions", leftOut[1].Reason);
+        // Nothing of ManimCloud's is left, so a bucket without other statements gets no policy at all (S3 refuses an empty one),
+        // and someone else's statements stay.
+        Assert.Null(BucketPolicy.Desired("b", "aws", null, store));
+        var foreign = JsonNode.Parse("""{"Version":"2012-10-17","Statement":[{"Sid":"Team","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}""")!.AsObject();
+        Assert.Equal(["Team"], BucketPolicy.Desired("b", "aws", foreign, store)!["Statement"]!.AsArray().Select(s => BucketPolicy.SidOf(s)));
     }
 
     [Fact]
     public void Policies_compare_equal_however_the_store_spells_them()
     {
-        var ours = BucketPolicy.Desired("b", "aws", null);
+        var ours = BucketPolicy.Desired("b", "aws", null, PolicyStore.Aws);
         // The same policy the way a store might return it: keys reordered, one-element arrays, booleans unquoted.
         var respelled = """
             {"Statement":[
