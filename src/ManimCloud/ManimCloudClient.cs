@@ -40,6 +40,8 @@ public sealed class ManimCloudClient : IDisposable
     public UploadJournal? Journal { get; }
     /// <summary>Unfinished multipart uploads: list, resume, abort (cloud mode only).</summary>
     public Uploads? Uploads { get; }
+    /// <summary>Delivery: signed playback links and their verification, the CloudFront distribution, invalidations, stats.</summary>
+    public Delivery.DeliveryService Delivery { get; }
 
     private ManimCloudClient(ManimCloudOptions options)
     {
@@ -72,6 +74,7 @@ public sealed class ManimCloudClient : IDisposable
             Sync = new SyncEngine(Local, Cloud, Outbox, _applier, Cache, Health, Audit, options.ConflictPolicy);
             Uploads = new Uploads(Aws.S3, retry, Journal);
         }
+        Delivery = new Delivery.DeliveryService(options, Aws, Catalog);
     }
 
     public static ManimCloudClient Open(ManimCloudOptions options) => new(options);

@@ -17,6 +17,7 @@ internal static class VideoCommands
         video.Subcommands.Add(Show());
         video.Subcommands.Add(List());
         video.Subcommands.Add(Update());
+        video.Subcommands.Add(DeliveryCommands.VideoUrl());
         return video;
     }
 

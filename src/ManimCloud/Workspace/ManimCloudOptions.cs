@@ -59,6 +59,8 @@ public sealed record ManimCloudOptions
     /// <summary>Whether the S3 store evaluates bucket-policy conditions (MANIMCLOUD_POLICY_CONDITIONS / policy_conditions,
     /// which provision records after finding out; "probe" = Unknown); null: unset. Ignored on AWS, which always does.</summary>
     public Provisioning.PolicyConditionSupport? PolicyConditions { get; init; }
+    /// <summary>Delivery (CloudFront) settings: domain, distribution, signing key, public URL, geo and price class (docs/configuration.md).</summary>
+    public Delivery.DeliveryOptions Delivery { get; init; } = new();
 
     public bool CloudConfigured => VideoBucket is not null || CodeBucket is not null || Table is not null;
 
@@ -178,6 +180,7 @@ public sealed record ManimCloudOptions
             LeanDataPlane = leanDataPlane,
             ManimCommand = Pick("MANIMCLOUD_MANIM", "manim_command") ?? "manim",
             PolicyConditions = Pick("MANIMCLOUD_POLICY_CONDITIONS", "policy_conditions") is { } conditions ? Provisioning.PolicyStore.Parse(conditions) : null,
+            Delivery = ManimCloud.Delivery.DeliveryOptions.Load(Pick),
         };
     }
 
@@ -199,6 +202,7 @@ public sealed record ManimCloudOptions
                      .Concat(ServiceEndpointUrls.Select(kv => ($"AWS_ENDPOINT_URL_{kv.Key}", (string?)kv.Value))))
             if (value is not null && !Uri.TryCreate(value, UriKind.Absolute, out _))
                 problems.Add($"{name} '{value}' is not an absolute URL.");
+        problems.AddRange(Delivery.Validate());
         return problems;
     }
 

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using ManimCloud.Delivery;
+using ManimCloud.Domain;
+
+namespace ManimCloud.Cli.Commands;
+
+/// <summary>`video url` and `delivery provision|invalidate|stats` (SPEC R5).</summary>
+internal static class DeliveryCommands
+{
+    /// <summary>`video url V [--version N] [--format hls|dash] [--expires 2h | --expires-at TIME] [--cookies] [--ip CIDR]`.</summary>
+    public static Command VideoUrl()
+    {
+        var id = new Argument<string>("VIDEO") { Description = "The video id." };
+        var version = new Option<int?>("--version") { Description = "The version to play (default: the latest transcoded one)." };
+        var format = new Option<string>("--format") { Description = "hls (default) or dash.", DefaultValueFactory = _ => "hls" };
+        var expires = new Option<string?>("--expires") { Description = "How long the link may be opened: 90s, 30m, 2h (default), 7d." };
+        var expiresAt = new Option<string?>("--expires-at") { Description = "Until when the link may be opened (ISO 8601, e.g. 2026-12-24T18:00Z)." };
+        var cookies = new Option<bool>("--cookies") { Description = "Also print the signed cookies (CloudFront-Policy, -Signature, -Key-Pair-Id) for the video's folder." };
+        var ip = new Option<string?>("--ip") { Description = "Only clients in this address or CIDR range may use the link." };
+        var c = new Command("url",
+            "Print a signed playback link to a version's manifest (CloudFront's signed-URL format; verified by CloudFront, or by `serve` in local mode). " +
+            "The grant covers the video's whole transcoded folder and outlasts the deadline by the video's duration, so a session started in time plays to the end.")
+            { id, version, format, expires, expiresAt, cookies, ip };
+        CliContext.Bind(c, async (p, ctx, ct) =>
+        {
+            var videoId = VideoId.Parse(p.GetValue(id));
+            var streamFormat = p.GetValue(format) switch
+            {
+                "hls" => StreamFormat.Hls,
+                "dash" => StreamFormat.Dash,
+                var other => throw new ManimCloudException(ErrorKind.InvalidInput, $"--format {other} is not a format.", "Use --format hls or --format dash."),
+            };
+            var startBy = Deadline(p.GetValue(expires), p.GetValue(expiresAt), DateTimeOffset.UtcNow);
+            var video = await ctx.Client.GetVideoAsync(videoId, ct);
+            var link = ctx.Client.Delivery.Link(video, p.GetValue(version), streamFormat, startBy, p.GetValue(ip));
+            var text = new StringBuilder(link.Url);
+            if (p.GetValue(cookies))
+            {
+                text.AppendLine().AppendLine($"# signed cookies for {link.CookiePath} (valid until {link.GrantExpires:O}):");
+                foreach (var header in link.Grant.SetCookieHeaders(null, link.CookiePath, link.Url.StartsWith("https:", StringComparison.Ordinal)))
+                    text.AppendLine("Set-Cookie: " + header);
+            }
+            return new CliResult(link.ToJson(p.GetValue(cookies)), text.ToString().TrimEnd());
+        });
+        return c;
+    }
+
+    /// <summary>The time a link may be opened until: --expires (from now) or --expires-at, default two hours.</summary>
+    internal static DateTimeOffset Deadline(string? expires, string? expiresAt, DateTimeOffset now)
+    {
+        if (expires is not null && expiresAt is not null)
+            throw new ManimCloudException(ErrorKind.InvalidInput, "Give one of --expires and --expires-at.", "--expires 2h counts from now; --expires-at names the time.");
+        if (expiresAt is not null)
+        {
+            if (!DateTimeOffset.TryParse(expiresAt, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+                throw new ManimCloudException(ErrorKind.InvalidInput, $"--expires-at {expiresAt} is not a time.", "Use ISO 8601, e.g. 2026-12-24T18:00:00Z.");
+            if (at <= now)
+                throw new ManimCloudException(ErrorKind.InvalidInput, $"--expires-at {expiresAt} is in the past.", "Give a time in the future (UTC unless an offset is written).");
+            return at;
+        }
+        var span = expires is null ? TimeSpan.FromHours(2) : PlaybackSigner.ParseDuration(expires)
+            ?? throw new ManimCloudException(ErrorKind.InvalidInput, $"--expires {expires} is not a duration.", "Use a number and a unit: 90s, 30m, 2h, 7d.");
+        if (span > TimeSpan.FromDays(365))
+            throw new ManimCloudException(ErrorKind.InvalidInput, $"--expires {expires} is longer than a year.", "Give a shorter duration; links are meant to expire.");
+        return now + span;
+    }
+}
