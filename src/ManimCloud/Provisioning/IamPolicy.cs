@@ -50,6 +50,64 @@ public static class IamPolicy
         return new JsonObject { ["Version"] = "2012-10-17", ["Statement"] = statements };
     }
 
+    /// <summary>What MediaConvert does as the job role: read the clips, write the renditions (multipart for large segments).</summary>
+    public static readonly string[] MediaConvertReadActions = ["s3:GetObject", "s3:GetObjectVersion"];
+    public static readonly string[] MediaConvertWriteActions = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"];
+    /// <summary>SSE-KMS: data keys for the outputs MediaConvert writes, decryption of the clips it reads.</summary>
+    public static readonly string[] MediaConvertKmsActions = ["kms:GenerateDataKey", "kms:Decrypt"];
+    /// <summary>What the identity running ManimCloud needs to submit and follow jobs, besides iam:PassRole on the job role.</summary>
+    public static readonly string[] MediaConvertJobActions = ["mediaconvert:CreateJob", "mediaconvert:GetJob", "mediaconvert:CancelJob"];
+
+    /// <summary>
+    /// The trust policy of the MediaConvert job role (MANIMCLOUD_MEDIACONVERT_ROLE): only MediaConvert may assume it,
+    /// and with a known <paramref name="account"/> only on behalf of that account (the confused-deputy guard).
+    /// </summary>
+    public static JsonObject MediaConvertTrustPolicy(string account = "*")
+    {
+        var statement = new JsonObject
+        {
+            ["Sid"] = "MediaConvertAssumesRole",
+            ["Effect"] = "Allow",
+            ["Principal"] = new JsonObject { ["Service"] = "mediaconvert.amazonaws.com" },
+            ["Action"] = "sts:AssumeRole",
+        };
+        if (account != "*")
+            statement["Condition"] = new JsonObject { ["StringEquals"] = new JsonObject { ["aws:SourceAccount"] = account } };
+        return new JsonObject { ["Version"] = "2012-10-17", ["Statement"] = new JsonArray(statement) };
+    }
+
+    /// <summary>
+    /// The permissions of the MediaConvert job role: read the clips under videos/ (and the silent audio stand-in
+    /// there), write under transcoded/ only, and use the KMS key when SSE-KMS is configured. Nothing else: no
+    /// listing, no deletes, no other prefix, no other bucket.
+    /// </summary>
+    public static JsonObject ForMediaConvertRole(string videoBucket, string? kmsKey = null, string region = "*", string account = "*")
+    {
+        var partition = AwsPartition.For(region);
+        var bucket = $"arn:{partition}:s3:::{videoBucket}";
+        var statements = new JsonArray(
+            Statement("MediaConvertReadsClips", MediaConvertReadActions, [$"{bucket}/{Domain.ObjectLayout.VideosPrefix}*"]),
+            Statement("MediaConvertWritesRenditions", MediaConvertWriteActions, [$"{bucket}/{Domain.ObjectLayout.TranscodedPrefix}*"]),
+            Statement("MediaConvertFindsBucket", ["s3:GetBucketLocation"], [bucket]));
+        if (kmsKey is not null) statements.Add((JsonNode)KmsStatement(kmsKey, partition, region, account, MediaConvertKmsActions, "MediaConvertKmsKey"));
+        return new JsonObject { ["Version"] = "2012-10-17", ["Statement"] = statements };
+    }
+
+    /// <summary>
+    /// Statements the identity that runs ManimCloud needs on top of <see cref="ForDeployment"/> when MediaConvert is
+    /// configured: submit, follow and cancel jobs, and pass exactly the job role to MediaConvert.
+    /// </summary>
+    public static JsonArray MediaConvertCallerStatements(string roleArn, string region = "*", string account = "*")
+    {
+        var partition = AwsPartition.For(region);
+        var pass = Statement("ManimCloudPassesMediaConvertRole", ["iam:PassRole"], [roleArn]);
+        pass["Condition"] = new JsonObject { ["StringEquals"] = new JsonObject { ["iam:PassedToService"] = "mediaconvert.amazonaws.com" } };
+        return new JsonArray(
+            Statement("ManimCloudMediaConvertJobs", MediaConvertJobActions,
+                [$"arn:{partition}:mediaconvert:{region}:{account}:*"]),
+            pass);
+    }
+
     private static JsonObject Statement(string sid, string[] actions, string[] resources) => new()
     {
         ["Sid"] = sid,
@@ -58,15 +116,16 @@ public static class IamPolicy
         ["Resource"] = Array(resources),
     };
 
-    private static JsonObject KmsStatement(string key, string partition, string region, string account)
+    private static JsonObject KmsStatement(string key, string partition, string region, string account, string[]? actions = null, string sid = "ManimCloudKmsKey")
     {
+        actions ??= KmsActions;
         if (key.StartsWith("arn:", StringComparison.Ordinal) && key.Contains(":key/", StringComparison.Ordinal))
-            return Statement("ManimCloudKmsKey", KmsActions, [key]);
+            return Statement(sid, actions, [key]);
         if (!key.Contains("alias/", StringComparison.Ordinal))
-            return Statement("ManimCloudKmsKey", KmsActions, [$"arn:{partition}:kms:{region}:{account}:key/{key}"]);
+            return Statement(sid, actions, [$"arn:{partition}:kms:{region}:{account}:key/{key}"]);
         // An alias is not a resource IAM authorises key operations on: allow the keys that carry that alias.
         var alias = key[key.IndexOf("alias/", StringComparison.Ordinal)..];
-        var statement = Statement("ManimCloudKmsKey", KmsActions, [$"arn:{partition}:kms:{region}:{account}:key/*"]);
+        var statement = Statement(sid, actions, [$"arn:{partition}:kms:{region}:{account}:key/*"]);
         statement["Condition"] = new JsonObject
         {
             ["ForAnyValue:StringEquals"] = new JsonObject { ["kms:ResourceAliases"] = alias },

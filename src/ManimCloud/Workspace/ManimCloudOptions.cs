@@ -20,6 +20,8 @@ public sealed record ManimCloudOptions
     public string? CodeBucket { get; init; }
     public string? Table { get; init; }
     public string? KmsKey { get; init; }
+    /// <summary>The IAM role MediaConvert jobs run as (MANIMCLOUD_MEDIACONVERT_ROLE); MediaConvert is used only when it is set, in cloud mode.</summary>
+    public string? MediaConvertRole { get; init; }
     public string Environment { get; init; } = "dev";
     public string? Region { get; init; }
     public string? EndpointUrl { get; init; }
@@ -165,6 +167,7 @@ public sealed record ManimCloudOptions
             CodeBucket = Pick("MANIMCLOUD_CODE_BUCKET", "code_bucket"),
             Table = Pick("MANIMCLOUD_TABLE", "table"),
             KmsKey = Pick("MANIMCLOUD_KMS_KEY", "kms_key"),
+            MediaConvertRole = Pick("MANIMCLOUD_MEDIACONVERT_ROLE", "mediaconvert_role"),
             Environment = env,
             Region = Pick("AWS_REGION", "region") ?? Env("AWS_DEFAULT_REGION"),
             EndpointUrl = Pick("AWS_ENDPOINT_URL", "endpoint_url"),
@@ -196,6 +199,9 @@ public sealed record ManimCloudOptions
                 problems.Add($"{name} '{value}' is not a valid S3 bucket name (3–63 characters of a-z, 0-9, '.', '-').");
         if (Table is not null && !System.Text.RegularExpressions.Regex.IsMatch(Table, "^[A-Za-z0-9_.-]{3,255}$"))
             problems.Add($"MANIMCLOUD_TABLE '{Table}' is not a valid DynamoDB table name (3–255 characters of A-Z a-z 0-9 _ . -).");
+        if (MediaConvertRole is not null && !System.Text.RegularExpressions.Regex.IsMatch(MediaConvertRole, @"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"))
+            problems.Add($"MANIMCLOUD_MEDIACONVERT_ROLE '{MediaConvertRole}' is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME); "
+                + "`manimcloud iam policy --role mediaconvert` prints the role's policies.");
         if (CloudConfigured && Region is null && EndpointUrl is null && S3EndpointUrl is null && DynamoDbEndpointUrl is null)
             problems.Add("No AWS region: set AWS_REGION (for example eu-west-1).");
         foreach (var (name, value) in new[] { ("AWS_ENDPOINT_URL", EndpointUrl), ("AWS_ENDPOINT_URL_S3", S3EndpointUrl), ("AWS_ENDPOINT_URL_DYNAMODB", DynamoDbEndpointUrl) }
