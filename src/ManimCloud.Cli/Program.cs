@@ -13,6 +13,7 @@ foreach (var command in new[]
 {
     WorkspaceCommands.Init(), WorkspaceCommands.Doctor(), WorkspaceCommands.Config(), ProvisionCommand.Create(),
     VideoCommands.Create(), CodeCommands.Create(), WorkspaceCommands.Sync(), WorkspaceCommands.Status(), WorkspaceCommands.Conflicts(), UploadsCommands.Create(), DemoCommand.Create(),
+    AuditCommands.Create(), CostCommands.Create(),
 })
     root.Subcommands.Add(command);
 

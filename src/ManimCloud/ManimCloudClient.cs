@@ -31,6 +31,8 @@ public sealed class ManimCloudClient : IDisposable
     public Backend? Cloud { get; }
     public Outbox Outbox { get; }
     public AuditLog Audit { get; }
+    /// <summary>Operating the deployment: cost estimates and reports, audit, backups (SPEC R8, R9).</summary>
+    public Operations.OperationsService Operations { get; }
     public AwsClients? Aws { get; }
     private readonly OperationApplier _applier;
 
@@ -53,7 +55,9 @@ public sealed class ManimCloudClient : IDisposable
         Local = new Backend("workspace", new LocalObjectStore(Catalog, Blobs, "videos"), new LocalObjectStore(Catalog, Blobs, "code"),
             new SqliteMetadataStore(Catalog));
         Outbox = new Outbox(Catalog);
-        Audit = new AuditLog(Catalog);
+        // Who acted: the AWS caller identity in cloud mode (asked on the first entry, after Aws exists), else the OS user.
+        Audit = new AuditLog(Catalog, options.CloudConfigured ? () => global::ManimCloud.Operations.CallerIdentity.Describe(Aws) : null);
+        Operations = new Operations.OperationsService(options);
         Health = new CloudHealth(Catalog);
         Cache = new BlobCache(Catalog, Blobs, Outbox, options.CacheLimitBytes, options.CloudConfigured);
         _applier = new OperationApplier(Blobs);

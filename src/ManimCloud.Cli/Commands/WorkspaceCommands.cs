@@ -78,6 +78,7 @@ internal static class WorkspaceCommands
             var progress = new Progress<ManimCloud.Sync.SyncProgress>(s => ctx.Progress($"[{s.Done + 1}/{s.Total}] {s.Current}"));
             using var bar = ProgressBar.ForTerminal(ctx.Json);
             var r = await client.SyncAsync(ctx.Json ? null : progress, bar, ct);
+            await AuditCommands.ShipQuietlyAsync(client, ctx, ct);
             return SyncResult(r);
         });
         return c;

@@ -60,26 +60,63 @@ public static class BucketPolicy
     }
 
     /// <summary>ManimCloud's statements this store gets, and the ones left out with the reason for each.</summary>
-    public static (JsonObject[] Kept, PolicyOmission[] LeftOut) ForStore(string bucket, string partition, PolicyStore store)
+    public static (JsonObject[] Kept, PolicyOmission[] LeftOut) ForStore(string bucket, string partition, PolicyStore store) =>
+        Select(Statements(bucket, partition), $"s3://{bucket}", store);
+
+    /// <summary>
+    /// Of <paramref name="statements"/>, the ones this store can enforce as written, and the ones left out with why:
+    /// a deny-non-TLS statement where ManimCloud itself talks plain HTTP, and every conditional statement where the store
+    /// does not evaluate conditions (a conditional Deny would deny everyone, a conditional Allow would allow everyone).
+    /// </summary>
+    public static (JsonObject[] Kept, PolicyOmission[] LeftOut) Select(IEnumerable<JsonObject> statements, string resource, PolicyStore store)
     {
         var kept = new List<JsonObject>();
         var leftOut = new List<PolicyOmission>();
-        foreach (var statement in Statements(bucket, partition))
+        foreach (var statement in statements)
         {
-            var sid = SidOf(statement)!;
+            var sid = SidOf(statement) ?? "(no Sid)";
             if (sid == DenyInsecureTransport && store.PlainHttp)
-                leftOut.Add(new PolicyOmission($"s3://{bucket}", sid,
+                leftOut.Add(new PolicyOmission(resource, sid,
                     "ManimCloud reaches this store over plain HTTP, so the statement would refuse ManimCloud's own requests. "
                     + "Over HTTPS (always on AWS) it is included."));
             else if (statement.ContainsKey("Condition") && store.Conditions == PolicyConditionSupport.NotEvaluated)
-                leftOut.Add(new PolicyOmission($"s3://{bucket}", sid,
-                    "This store does not evaluate bucket-policy conditions: it refused a write that the statement allows "
-                    + "(moto counts every condition as matched, so a conditional Deny denies everything). On AWS the statement is kept."
+                leftOut.Add(new PolicyOmission(resource, sid,
+                    "This store does not evaluate bucket-policy conditions: it refused a write that ManimCloud's policy allows "
+                    + (Effect(statement) == "Allow"
+                        ? "(moto counts every condition as matched, so this conditional Allow would allow every caller). "
+                        : "(moto counts every condition as matched, so a conditional Deny denies everything). ")
+                    + "On AWS the statement is kept."
                     + (sid == DenyUnapprovedEncryption ? " Default encryption still encrypts every object written here." : "")));
             else kept.Add(statement);
         }
         return (kept.ToArray(), leftOut.ToArray());
     }
+
+    /// <summary>
+    /// For commands that own statements of their own on a bucket (delivery's CloudFront read, Sid ManimCloudCdn…):
+    /// <paramref name="current"/> with <paramref name="statements"/> put in (replacing statements with the same Sids),
+    /// keeping only what this store can enforce. Null when no statement remains (remove the policy).
+    /// </summary>
+    public static (JsonObject? Policy, PolicyOmission[] LeftOut) WithStatements(JsonObject? current, IReadOnlyList<JsonObject> statements,
+        string resource, PolicyStore store)
+    {
+        var sids = statements.Select(SidOf).Where(s => s is not null).ToHashSet();
+        var (kept, leftOut) = Select(statements, resource, store);
+        var all = new JsonArray();
+        foreach (var s in PolicyJson.StatementsOf(current).Where(s => SidOf(s) is not { } sid || !sids.Contains(sid))) all.Add(s.DeepClone());
+        foreach (var s in kept) all.Add(s.DeepClone());
+        if (all.Count == 0) return (null, leftOut);
+        var policy = new JsonObject { ["Version"] = "2012-10-17" };
+        if (current?["Id"] is { } id) policy["Id"] = id.DeepClone();
+        policy["Statement"] = all;
+        return (policy, leftOut);
+    }
+
+    private static string? Effect(JsonObject statement) => statement["Effect"] is JsonValue v && v.TryGetValue<string>(out var e) ? e : null;
+
+    /// <summary>Sids of statements that another ManimCloud command owns (delivery provision's CloudFront read):
+    /// provision keeps them as it finds them.</summary>
+    public const string CdnSidPrefix = SidPrefix + "Cdn";
 
     /// <summary>
     /// The policy the bucket should have: the statements of <paramref name="current"/> that are not ManimCloud's,
@@ -101,8 +138,10 @@ public static class BucketPolicy
 
     public static string? SidOf(JsonNode? statement) => statement is JsonObject o && o["Sid"] is JsonValue v && v.TryGetValue<string>(out var sid) ? sid : null;
 
+    /// <summary>A statement provision manages (replaces with its own list): Sid ManimCloud…, except the ones other commands own.</summary>
     public static bool IsOurs(JsonNode statement) =>
-        statement is JsonObject o && o["Sid"] is JsonValue v && v.TryGetValue<string>(out var sid) && sid.StartsWith(SidPrefix, StringComparison.Ordinal);
+        statement is JsonObject o && o["Sid"] is JsonValue v && v.TryGetValue<string>(out var sid) && sid.StartsWith(SidPrefix, StringComparison.Ordinal)
+        && !sid.StartsWith(CdnSidPrefix, StringComparison.Ordinal);
 }
 
 /// <summary>Whether an S3 store evaluates the conditions of bucket-policy statements.</summary>

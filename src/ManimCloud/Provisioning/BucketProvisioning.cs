@@ -129,7 +129,7 @@ internal sealed class BucketProvisioning(
         var parts = ours.Select(o => now.TryGetValue(o.Id!, out var c) ? (c == o.Canonical ? null : $"{o.Id} differs") : $"{o.Id} missing")
             .Where(p => p is not null).ToList();
         var ourIds = ours.Select(o => o.Id).ToHashSet();
-        parts.AddRange(now.Keys.Where(id => id.StartsWith("manimcloud", StringComparison.OrdinalIgnoreCase) && !ourIds.Contains(id)).Select(id => $"{id} removed"));
+        parts.AddRange(now.Keys.Where(id => id.StartsWith("manimcloud", StringComparison.OrdinalIgnoreCase) && !id.StartsWith(BucketPolicy.CdnSidPrefix, StringComparison.Ordinal) && !ourIds.Contains(id)).Select(id => $"{id} removed"));
         parts.Add(others == 0 ? $"no other {noun}s to keep" : $"{others} other {noun}(s) kept as they are");
         return string.Join("; ", parts) + ".";
     }

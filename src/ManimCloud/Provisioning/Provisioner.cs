@@ -54,6 +54,12 @@ public sealed class Provisioner : IDisposable
 
     private PolicyStore PolicyStore => new(_options.S3Endpoint?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) == true, _conditions);
 
+    /// <summary>What bucket policies can hold on the configured S3 store, as far as known without a probe (for commands
+    /// that write statements of their own, e.g. delivery's CloudFront read). AWS: everything.</summary>
+    public static PolicyStore PolicyStoreFor(ManimCloudOptions options) => options.S3Endpoint is null ? PolicyStore.Aws
+        : new(options.S3Endpoint.StartsWith("http://", StringComparison.OrdinalIgnoreCase),
+            options.PolicyConditions ?? PolicyStore.Parse(ManimCloudOptions.ConfigFileValue(options.Home, PolicyConditionsKey)));
+
     /// <summary>The names provisioned: the configured ones exactly, else the environment's defaults.</summary>
     public ProvisionNames Names { get; }
 

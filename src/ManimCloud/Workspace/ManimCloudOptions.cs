@@ -64,6 +64,12 @@ public sealed record ManimCloudOptions
     /// <summary>Delivery (CloudFront) settings: domain, distribution, signing key, public URL, geo and price class (docs/configuration.md).</summary>
     public Delivery.DeliveryOptions Delivery { get; init; } = new();
 
+    /// <summary>MANIMCLOUD_COST_LIMIT: the most one command may spend without --yes (price table currency); null = no limit.</summary>
+    public decimal? CostLimit { get; init; }
+
+    /// <summary>MANIMCLOUD_PRICE_TABLE: a JSON file of prices laid over the built-in table.</summary>
+    public string? PriceTablePath { get; init; }
+
     public bool CloudConfigured => VideoBucket is not null || CodeBucket is not null || Table is not null;
 
     public string CatalogPath => Path.Combine(Home, "catalog.db");
@@ -182,6 +188,8 @@ public sealed record ManimCloudOptions
             RequestEncryption = requestEncryption,
             LeanDataPlane = leanDataPlane,
             ManimCommand = Pick("MANIMCLOUD_MANIM", "manim_command") ?? "manim",
+            CostLimit = Operations.CostLimit.Parse(Pick("MANIMCLOUD_COST_LIMIT", "cost_limit")),
+            PriceTablePath = Pick("MANIMCLOUD_PRICE_TABLE", "price_table"),
             PolicyConditions = Pick("MANIMCLOUD_POLICY_CONDITIONS", "policy_conditions") is { } conditions ? Provisioning.PolicyStore.Parse(conditions) : null,
             Delivery = ManimCloud.Delivery.DeliveryOptions.Load(Pick),
         };
