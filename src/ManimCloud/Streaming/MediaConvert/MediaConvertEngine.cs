@@ -80,8 +80,14 @@ public sealed class MediaConvertEngine : ITranscodeEngine
         var started = DateTimeOffset.UtcNow;
         var fingerprint = SceneJob.Fingerprint(request.Ladder);
         var facts = await Task.WhenAll(request.Sources.Select(s => _probe(s, ct)));
-        // Scenes of one video are rendered at one size; the first decides the ladder, MediaConvert scales the others to it.
-        var rungs = request.Ladder.For(facts[0].Width, facts[0].Height);
+        // The ladder is what every scene can offer (as in the local engine): each scene keeps its own aspect, the rungs
+        // are the ones all scenes reach, so every scene has the same tracks to join.
+        var plans = facts.Select(f => request.Ladder.For(f.Width, f.Height)).ToList();
+        var names = plans[0].Select(r => r.Name).Where(n => plans.All(p => p.Any(r => r.Name == n))).ToList();
+        if (names.Count == 0)
+            throw new ManimCloudException(ErrorKind.InvalidInput,
+                $"The scenes of version {request.Version} have sizes with no rung in common ({string.Join(", ", facts.Select(f => $"{f.Width}x{f.Height}"))}).",
+                "Render every scene at the same quality (Manim's -q flag).");
         var withSound = facts.Any(f => f.HasAudio);
         var silence = withSound && facts.Any(f => !f.HasAudio) ? await EnsureSilenceAsync(request.Ladder, ct) : null;
         var kmsKey = await _kmsKeyArn(ct);
@@ -97,6 +103,7 @@ public sealed class MediaConvertEngine : ITranscodeEngine
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var work = scenes.Select(async (plan, i) =>
         {
+            var rungs = plans[i].Where(r => names.Contains(r.Name)).ToList();
             var sceneAudio = !withSound ? SceneAudio.None : plan.Facts.HasAudio ? SceneAudio.FromClip : SceneAudio.Silence;
             var result = await SceneAsync(request, plan, rungs, sceneAudio, silence, kmsKey, reused, progress, () => done, failed.Token);
             lock (outputs)
@@ -195,7 +202,7 @@ public sealed class MediaConvertEngine : ITranscodeEngine
             var output = await ReadOutputAsync(source, earlier.Folder, earlier.Version, null, ct);
             if (output is not null)
             {
-                Report($"scene {source.Scene}: reusing the segments encoded for v{earlier.Version}", 1);
+                Report($"reusing the segments MediaConvert encoded for v{earlier.Version}", 1);
                 return new SceneResult(output, SceneWork.Reused, null);
             }
         }
@@ -207,7 +214,7 @@ public sealed class MediaConvertEngine : ITranscodeEngine
             var output = await ReadOutputAsync(source, plan.FolderKey, request.Version, null, ct);
             if (output is not null)
             {
-                Report($"scene {source.Scene}: already encoded", 1);
+                Report("already encoded by MediaConvert (an earlier run)", 1);
                 return new SceneResult(output, SceneWork.Resumed, null);
             }
         }
@@ -246,13 +253,13 @@ public sealed class MediaConvertEngine : ITranscodeEngine
             job = await CallAsync("Submitting", $"the MediaConvert job for scene {source.Scene}", () => _client.CreateJobAsync(sceneJob.ToRequest(_role, token, metadata), ct), ct);
             _ledger.Record(plan.FolderKey, attempt, job.Id, job.Status);
         }
-        Report($"scene {source.Scene}: MediaConvert job {job.Id} {MediaConvertJob.WireName(job.Status)}", 0);
+        Report($"MediaConvert job {job.Id} {MediaConvertJob.WireName(job.Status)}", 0);
 
         if (!job.IsFinished)
             job = await CallAsync("Following", $"MediaConvert job {job.Id}", () => Watch.UntilFinishedAsync(job.Id, (seen, note) =>
             {
                 var phase = seen.CurrentPhase is { } p ? $" {p}" : "";
-                Report($"scene {source.Scene}: MediaConvert job {seen.Id} {MediaConvertJob.WireName(seen.Status)}{phase} {seen.PercentComplete ?? 0} %"
+                Report($"MediaConvert job {seen.Id} {MediaConvertJob.WireName(seen.Status)}{phase} {seen.PercentComplete ?? 0} %"
                     + (note is null ? "" : $" ({note})"), (seen.PercentComplete ?? 0) / 100.0);
             }, ct), ct);
         _ledger.Record(plan.FolderKey, _ledger.Find(plan.FolderKey)?.Attempt ?? 1, job.Id, job.Status);
