@@ -14,6 +14,7 @@ foreach (var command in new[]
     WorkspaceCommands.Init(), WorkspaceCommands.Doctor(), WorkspaceCommands.Config(), ProvisionCommand.Create(),
     VideoCommands.Create(), CodeCommands.Create(), WorkspaceCommands.Sync(), WorkspaceCommands.Status(), WorkspaceCommands.Conflicts(), UploadsCommands.Create(), DemoCommand.Create(),
     AuditCommands.Create(), CostCommands.Create(),
+    PipelineCommands.Render(), PipelineCommands.Pipeline(), PipelineCommands.Worker(), PipelineCommands.Jobs(),
 })
     root.Subcommands.Add(command);
 

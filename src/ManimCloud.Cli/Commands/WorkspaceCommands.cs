@@ -231,7 +231,7 @@ internal static class WorkspaceCommands
                 catch (ManimCloudException e) { checks.Add(("workspace", false, e.Message + " Fix: " + e.Hint)); }
             }
             checks.Add(Tool("ffmpeg", "-version", "needed by the test renderer and local transcoding: apt-get install -y ffmpeg"));
-            checks.Add(Tool(options?.ManimCommand ?? "manim", "--version", "needed to render real scenes: pip install manim (or set MANIMCLOUD_MANIM)"));
+            checks.Add(Tool(options?.Pipeline.ManimCommand ?? "manim", "--version", "needed to render real scenes: pip install manim (or set MANIMCLOUD_MANIM)"));
             var j = new JsonObject
             {
                 ["ok"] = checks.All(x => x.Ok || x.Name == "manim"),
