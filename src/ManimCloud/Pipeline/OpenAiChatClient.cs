@@ -18,6 +18,7 @@ public sealed class OpenAiChatClient : IChatClient
     private readonly HttpClient _http;
     private readonly Uri _completions;
     private readonly string _model;
+    private readonly string? _key;
 
     public OpenAiChatClient(Uri endpoint, string model, string? apiKey, HttpMessageHandler? handler = null)
     {
@@ -26,6 +27,7 @@ public sealed class OpenAiChatClient : IChatClient
         if (!string.IsNullOrEmpty(apiKey)) _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         _completions = new Uri(endpoint.ToString().TrimEnd('/') + "/chat/completions");
         _model = model;
+        _key = string.IsNullOrEmpty(apiKey) ? null : apiKey;
     }
 
     private HttpRequestMessage Request(IEnumerable<ChatMessage> messages, ChatOptions? options, bool stream)
@@ -41,13 +43,15 @@ public sealed class OpenAiChatClient : IChatClient
         return new HttpRequestMessage(HttpMethod.Post, _completions) { Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json") };
     }
 
-    private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken ct)
+    private async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken ct)
     {
         if (response.IsSuccessStatusCode) return;
         var text = await response.Content.ReadAsStringAsync(ct);
         string? message = null;
         try { message = (string?)JsonNode.Parse(text)?["error"]?["message"]; } catch (System.Text.Json.JsonException) { }
         message ??= text.Length > 300 ? text[..300] : text;
+        // Some servers echo the key they refused: it never reaches a message.
+        if (_key is not null) message = message.Replace(_key, "***");
         throw new HttpRequestException($"{(int)response.StatusCode} {response.ReasonPhrase}: {message}".Trim(), null, response.StatusCode);
     }
 
