@@ -14,7 +14,7 @@ public enum RenderQuality { Low, Medium, High, Production, FourK }
 /// </summary>
 public sealed record PipelineSettings
 {
-    /// <summary>MANIMCLOUD_QUEUE: the SQS queue URL; when set (cloud mode), render and pipeline jobs go to workers.</summary>
+    /// <summary>MANIMCLOUD_QUEUE: the SQS queue URL (or name); when set (cloud mode), render and pipeline jobs go to workers.</summary>
     public string? Queue { get; init; }
     public RendererKind Renderer { get; init; } = RendererKind.Auto;
     /// <summary>MANIMCLOUD_MANIM: the manim command (a name on PATH or a path).</summary>
@@ -59,8 +59,8 @@ public sealed record PipelineSettings
         var problems = new List<string>();
         if (Queue is not null && !cloudConfigured)
             problems.Add("MANIMCLOUD_QUEUE is set but the cloud is not: workers share S3 and DynamoDB, so set MANIMCLOUD_VIDEO_BUCKET, MANIMCLOUD_CODE_BUCKET and MANIMCLOUD_TABLE too (or unset MANIMCLOUD_QUEUE to run jobs in-process).");
-        if (Queue is not null && !Uri.TryCreate(Queue, UriKind.Absolute, out _))
-            problems.Add($"MANIMCLOUD_QUEUE '{Queue}' is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME); `manimcloud provision --queue` creates one and records it.");
+        if (Queue is not null && !Uri.TryCreate(Queue, UriKind.Absolute, out _) && !System.Text.RegularExpressions.Regex.IsMatch(Queue, "^[A-Za-z0-9_-]{1,80}$"))
+            problems.Add($"MANIMCLOUD_QUEUE '{Queue}' is neither a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME) nor a queue name (1–80 of A-Z a-z 0-9 - _); `manimcloud provision --queue` creates one and records its URL.");
         if (LlmEndpoint is not null && !Uri.TryCreate(LlmEndpoint, UriKind.Absolute, out _))
             problems.Add($"MANIMCLOUD_LLM_ENDPOINT '{LlmEndpoint}' is not an absolute URL (for example http://127.0.0.1:11434/v1).");
         if (LlmEndpoint is not null && LlmModel is null)

@@ -13,7 +13,7 @@ namespace ManimCloud.Provisioning;
 /// after <see cref="MaxReceiveCount"/> deliveries; the dead-letter queue keeps messages 14 days. Read, compared and
 /// written setting by setting like the buckets and the table.
 /// </summary>
-internal sealed class QueueProvisioning(IAmazonSQS sqs, RetryPipeline retry, string queue, string deadLetter)
+public sealed class QueueProvisioning(IAmazonSQS sqs, RetryPipeline retry, string queue, string deadLetter)
 {
     /// <summary>Deliveries before SQS moves a message to the dead-letter queue by itself (a worker crashing on it every time).</summary>
     public const int MaxReceiveCount = 5;
@@ -34,7 +34,15 @@ internal sealed class QueueProvisioning(IAmazonSQS sqs, RetryPipeline retry, str
 
     private string? _workUrl, _deadUrl;
 
-    public async Task<List<ProvisionCheck>> InspectAsync(CancellationToken ct)
+    /// <summary>Creates or brings into line both queues on their own (what `provision` does for them) and returns the work queue's URL.</summary>
+    public async Task<string> EnsureAsync(CancellationToken ct)
+    {
+        foreach (var check in await InspectAsync(ct))
+            if (check.Step.WouldChange && check.Apply is not null) await check.Apply(ct);
+        return _workUrl ?? throw new ManimCloudException(ErrorKind.Fatal, $"The queue {queue} was not created.", "Run `manimcloud provision --queue` and read its report.");
+    }
+
+    internal async Task<List<ProvisionCheck>> InspectAsync(CancellationToken ct)
     {
         var checks = new List<ProvisionCheck>();
         _deadUrl = await UrlAsync(deadLetter, ct);

@@ -13,11 +13,16 @@ namespace ManimCloud.Pipeline.Cloud;
 /// after maxReceiveCount deliveries (a worker that dies every time); a worker moves a job there at once, with the
 /// reason as a message attribute, when it fails for good.
 /// </summary>
-public sealed class SqsJobQueue(IAmazonSQS sqs, string queueUrl, RetryPipeline retry) : IJobQueue
+public sealed class SqsJobQueue(IAmazonSQS sqs, string queue, RetryPipeline retry) : IJobQueue
 {
-    public string Name => queueUrl;
-    public string Url => queueUrl;
+    public string Name => Url;
+    /// <summary>MANIMCLOUD_QUEUE as given: the queue's URL, or its name (looked up once).</summary>
+    public string Url => _queueUrl ?? queue;
     private string? _deadLetterUrl;
+    private string? _queueUrl = Uri.TryCreate(queue, UriKind.Absolute, out _) ? queue : null;
+
+    private async Task<string> QueueUrlAsync(CancellationToken ct) => _queueUrl ??=
+        (await CallAsync("Finding", $"queue {queue} (MANIMCLOUD_QUEUE)", t => sqs.GetQueueUrlAsync(new GetQueueUrlRequest(queue), t), ct)).QueueUrl;
 
     /// <summary>Counts requests to SQS (for the benchmark's per-job overhead figure).</summary>
     public long Requests => Interlocked.Read(ref _requests);
@@ -29,11 +34,15 @@ public sealed class SqsJobQueue(IAmazonSQS sqs, string queueUrl, RetryPipeline r
         return AwsCall.RunAsync(retry, action, resource, call, ct);
     }
 
-    public Task SendAsync(PipelineJob job, CancellationToken ct) =>
-        CallAsync("Sending", $"job {job.Id} to {queueUrl}", t => sqs.SendMessageAsync(new SendMessageRequest(queueUrl, JobMessages.Body(job)), t), ct);
+    public async Task SendAsync(PipelineJob job, CancellationToken ct)
+    {
+        var queueUrl = await QueueUrlAsync(ct);
+        await CallAsync("Sending", $"job {job.Id} to {queueUrl}", t => sqs.SendMessageAsync(new SendMessageRequest(queueUrl, JobMessages.Body(job)), t), ct);
+    }
 
     public async Task<IReadOnlyList<JobMessage>> ReceiveAsync(int max, TimeSpan wait, TimeSpan visibility, CancellationToken ct)
     {
+        var queueUrl = await QueueUrlAsync(ct);
         var r = await CallAsync("Receiving", $"jobs from {queueUrl}", t => sqs.ReceiveMessageAsync(new ReceiveMessageRequest
         {
             QueueUrl = queueUrl, MaxNumberOfMessages = Math.Clamp(max, 1, 10), WaitTimeSeconds = (int)Math.Clamp(wait.TotalSeconds, 0, 20),
@@ -47,14 +56,20 @@ public sealed class SqsJobQueue(IAmazonSQS sqs, string queueUrl, RetryPipeline r
 
     public Task RetryLaterAsync(JobMessage message, TimeSpan delay, CancellationToken ct) => ChangeVisibilityAsync(message, delay, ct);
 
-    private Task ChangeVisibilityAsync(JobMessage message, TimeSpan visibility, CancellationToken ct) =>
-        CallAsync("Extending", $"job {message.JobId} in {queueUrl}", t => sqs.ChangeMessageVisibilityAsync(new ChangeMessageVisibilityRequest
+    private async Task ChangeVisibilityAsync(JobMessage message, TimeSpan visibility, CancellationToken ct)
+    {
+        var queueUrl = await QueueUrlAsync(ct);
+        await CallAsync("Extending", $"job {message.JobId} in {queueUrl}", t => sqs.ChangeMessageVisibilityAsync(new ChangeMessageVisibilityRequest
         {
             QueueUrl = queueUrl, ReceiptHandle = message.Receipt, VisibilityTimeout = (int)Math.Clamp(Math.Ceiling(visibility.TotalSeconds), 0, 43_200),
         }, t), ct);
+    }
 
-    public Task DeleteAsync(JobMessage message, CancellationToken ct) =>
-        CallAsync("Deleting", $"job {message.JobId} from {queueUrl}", t => sqs.DeleteMessageAsync(new DeleteMessageRequest(queueUrl, message.Receipt), t), ct);
+    public async Task DeleteAsync(JobMessage message, CancellationToken ct)
+    {
+        var queueUrl = await QueueUrlAsync(ct);
+        await CallAsync("Deleting", $"job {message.JobId} from {queueUrl}", t => sqs.DeleteMessageAsync(new DeleteMessageRequest(queueUrl, message.Receipt), t), ct);
+    }
 
     public async Task DeadLetterAsync(JobMessage message, string reason, CancellationToken ct)
     {
@@ -74,6 +89,7 @@ public sealed class SqsJobQueue(IAmazonSQS sqs, string queueUrl, RetryPipeline r
     public async Task<string> DeadLetterUrlAsync(CancellationToken ct)
     {
         if (_deadLetterUrl is not null) return _deadLetterUrl;
+        var queueUrl = await QueueUrlAsync(ct);
         var attributes = await CallAsync("Reading", $"the redrive policy of {queueUrl}", t => sqs.GetQueueAttributesAsync(new GetQueueAttributesRequest
         {
             QueueUrl = queueUrl, AttributeNames = ["RedrivePolicy"],
@@ -113,6 +129,7 @@ public sealed class SqsJobQueue(IAmazonSQS sqs, string queueUrl, RetryPipeline r
     public async Task<(int Visible, int InFlight, int DeadLettered)> DepthAsync(CancellationToken ct)
     {
         var names = new List<string> { "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible" };
+        var queueUrl = await QueueUrlAsync(ct);
         var main = await CallAsync("Reading", queueUrl, t => sqs.GetQueueAttributesAsync(new GetQueueAttributesRequest { QueueUrl = queueUrl, AttributeNames = names }, t), ct);
         var dlq = await CallAsync("Reading", "dead-letter queue", async t => (await sqs.GetQueueAttributesAsync(new GetQueueAttributesRequest
         {
