@@ -129,6 +129,15 @@ internal static class PipelineCommands
                 ["owner"] = options.Owner, ["completed"] = report.Completed, ["failed_attempts"] = report.Failed, ["dead_lettered"] = report.DeadLettered,
                 ["duplicates"] = report.Duplicates, ["handed_back"] = report.HandedBack,
             };
+            if (client.Pipeline.Queue is { } q)
+            {
+                var usage = q.Usage;
+                json["sqs"] = new JsonObject
+                {
+                    ["requests"] = usage.Requests, ["ms"] = Math.Round(usage.Milliseconds, 1),
+                    ["receives"] = usage.Receives, ["receive_ms"] = Math.Round(usage.ReceiveMilliseconds, 1),
+                };
+            }
             return new CliResult(json, $"worker {options.Owner} stopped: {report.Completed} job(s) done, {report.Failed} failed attempt(s), " +
                 $"{report.DeadLettered} dead-lettered, {report.Duplicates} duplicate deliveries ignored, {report.HandedBack} handed back.");
         });

@@ -103,6 +103,15 @@ public sealed class JobExecutor(ManimCloudClient client, IJobStore store, Func<s
     {
         var started = Stopwatch.StartNew();
         var result = Publish is null ? new JsonObject() : await Publish(job, ct);
+        var record = await client.GetVideoAsync(job.Video, ct);
+        if (result["url"] is null && record.Renditions.ContainsKey(job.Version))
+        {
+            // A signed link to the player page and the manifest (delivery's signer: the same format local and behind the CDN).
+            var link = client.Delivery.Link(record, job.Version, Delivery.StreamFormat.Hls, DateTimeOffset.UtcNow.AddHours(2));
+            result["url"] = link.WatchUrl;
+            result["manifest"] = link.Url;
+            result["link_expires_at"] = link.GrantExpires.ToString("O");
+        }
         result["url"] ??= WatchUrl(job.Video, job.Version);
         // The run's timings, step by step, from its jobs' records (any worker may have done any of them).
         var jobs = await store.ListAsync(job.Video, job.Run, 1000, ct);

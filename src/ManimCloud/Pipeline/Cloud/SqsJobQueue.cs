@@ -24,14 +24,32 @@ public sealed class SqsJobQueue(IAmazonSQS sqs, string queue, RetryPipeline retr
     private async Task<string> QueueUrlAsync(CancellationToken ct) => _queueUrl ??=
         (await CallAsync("Finding", $"queue {queue} (MANIMCLOUD_QUEUE)", t => sqs.GetQueueUrlAsync(new GetQueueUrlRequest(queue), t), ct)).QueueUrl;
 
-    /// <summary>Counts requests to SQS (for the benchmark's per-job overhead figure).</summary>
-    public long Requests => Interlocked.Read(ref _requests);
-    private long _requests;
-
-    private Task<T> CallAsync<T>(string action, string resource, Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    /// <summary>Requests made to SQS, and the time they took (receives apart: their time is mostly long-poll waiting), for the
+    /// benchmark's per-job overhead figure.</summary>
+    public (long Requests, double Milliseconds, long Receives, double ReceiveMilliseconds) Usage
     {
-        Interlocked.Increment(ref _requests);
-        return AwsCall.RunAsync(retry, action, resource, call, ct);
+        get { lock (_usageLock) return (_requests, _ms, _receives, _receiveMs); }
+    }
+    private readonly Lock _usageLock = new();
+    private long _requests, _receives;
+    private double _ms, _receiveMs;
+
+    private async Task<T> CallAsync<T>(string action, string resource, Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            return await AwsCall.RunAsync(retry, action, resource, call, ct);
+        }
+        finally
+        {
+            var ms = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            lock (_usageLock)
+            {
+                if (action == "Receiving") { _receives++; _receiveMs += ms; }
+                else { _requests++; _ms += ms; }
+            }
+        }
     }
 
     public async Task SendAsync(PipelineJob job, CancellationToken ct)
