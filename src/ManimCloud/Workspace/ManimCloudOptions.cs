@@ -188,12 +188,8 @@ public sealed record ManimCloudOptions
             UseStorageClasses = storageClasses,
             RequestEncryption = requestEncryption,
             LeanDataPlane = leanDataPlane,
-<<<<<<< HEAD
-            ManimCommand = Pick("MANIMCLOUD_MANIM", "manim_command") ?? "manim",
             CostLimit = Operations.CostLimit.Parse(Pick("MANIMCLOUD_COST_LIMIT", "cost_limit")),
             PriceTablePath = Pick("MANIMCLOUD_PRICE_TABLE", "price_table"),
-=======
->>>>>>> 487879f (Pipeline: code generation step (template generator, IChatClient generator over an OpenAI-compatible endpoint), validation, scene discovery, manim and test renderers, content-addressed scene reuse, jobs in SQLite/DynamoDB with compare-and-swap transitions, SQS queue, worker, render/pipeline/worker/jobs commands)
             PolicyConditions = Pick("MANIMCLOUD_POLICY_CONDITIONS", "policy_conditions") is { } conditions ? Provisioning.PolicyStore.Parse(conditions) : null,
             Delivery = ManimCloud.Delivery.DeliveryOptions.Load(Pick),
             Pipeline = global::ManimCloud.Pipeline.PipelineSettings.Load(Pick),
