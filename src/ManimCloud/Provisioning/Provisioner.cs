@@ -176,8 +176,14 @@ public sealed class Provisioner : IDisposable
             {
                 if (apply is not null) await apply(ct);
                 var index = steps.FindIndex(s => (s.Resource, s.Setting) == (step.Resource, step.Setting));
-                var merged = index < 0 ? step with { Applied = true }
-                    : steps[index] with { Desired = step.Desired, Action = steps[index].Action == StepAction.Unchanged ? step.Action : steps[index].Action, Applied = true, Note = step.Note };
+                var before = index < 0 ? null : steps[index];
+                // Back to what the bucket had before this run (a workspace that had not learnt yet what the store does):
+                // report it as unchanged, saying what was tried.
+                var merged = before is null ? step with { Applied = true }
+                    : before.Current == step.Desired
+                        ? before with { Desired = step.Desired, Action = StepAction.Unchanged, Applied = false,
+                            Note = "The full policy was tried, and this store then refused ManimCloud's writes: it stays as it was. " + step.Note?.Trim() }
+                        : before with { Desired = step.Desired, Action = before.Action == StepAction.Unchanged ? step.Action : before.Action, Applied = true, Note = step.Note };
                 if (index < 0) steps.Add(merged); else steps[index] = merged;
             }
             refused = [];
