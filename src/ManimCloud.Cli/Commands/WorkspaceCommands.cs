@@ -129,26 +129,9 @@ internal static class WorkspaceCommands
         {
             var client = ctx.Client;
             var entries = client.Outbox.List();
-            var lastError = entries.Where(e => e.LastError is not null).Select(e => e.LastError).LastOrDefault();
             var down = client.Health.IsDown(out var downUntil);
             int Count(string state) => entries.Count(e => e.State == state);
-            var j = new JsonObject
-            {
-                ["mode"] = client.Cloud is null ? "local" : "aws",
-                ["home"] = client.Options.Home,
-                ["pending"] = Count(ManimCloud.Sync.Outbox.Pending),
-                ["parked"] = Count(ManimCloud.Sync.Outbox.Parked),
-                ["conflicts"] = Count(ManimCloud.Sync.Outbox.Conflicted),
-                ["cloud_reachable"] = client.Cloud is null ? null : !down,
-                ["last_error"] = lastError,
-                ["cache_bytes"] = client.Cache.CachedBytes(),
-                ["cache_limit"] = client.Options.CacheLimitBytes,
-                ["operations"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
-                {
-                    ["id"] = e.Operation.Id, ["kind"] = e.Operation.Kind, ["video_id"] = e.Operation.Video.ToString(),
-                    ["state"] = e.State, ["attempts"] = e.Attempts, ["last_error"] = e.LastError, ["queued_at"] = e.Operation.CreatedAt.ToString("O"),
-                }).ToArray()),
-            };
+            var j = ManimCloud.Workspace.WorkspaceStatus.ToJson(client);
             var text = new StringBuilder($"mode {(client.Cloud is null ? "local" : "aws")}, workspace {client.Options.Home}\n");
             if (client.Cloud is not null && down) text.Append($"cloud unreachable (next direct try after {downUntil})\n");
             text.Append($"pending {Count(ManimCloud.Sync.Outbox.Pending)}, parked {Count(ManimCloud.Sync.Outbox.Parked)}, conflicts {Count(ManimCloud.Sync.Outbox.Conflicted)}");
@@ -231,7 +214,7 @@ internal static class WorkspaceCommands
                 catch (ManimCloudException e) { checks.Add(("workspace", false, e.Message + " Fix: " + e.Hint)); }
             }
             checks.Add(Tool("ffmpeg", "-version", "needed by the test renderer and local transcoding: apt-get install -y ffmpeg"));
-            checks.Add(Tool(options?.Pipeline.ManimCommand ?? "manim", "--version", "needed to render real scenes: pip install manim (or set MANIMCLOUD_MANIM)"));
+            checks.Add(Tool(options?.ManimCommand ?? "manim", "--version", "needed to render real scenes: pip install manim (or set MANIMCLOUD_MANIM)"));
             var j = new JsonObject
             {
                 ["ok"] = checks.All(x => x.Ok || x.Name == "manim"),

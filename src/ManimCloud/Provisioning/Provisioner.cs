@@ -22,19 +22,16 @@ public sealed class Provisioner : IDisposable
     /// <summary>Whether this S3 store evaluates bucket-policy conditions: known on AWS, else configured, remembered from
     /// an earlier apply in this workspace, or found out by this apply's probe write.</summary>
     private PolicyConditionSupport _conditions;
-    private QueueProvisioning? _queue;
 
     /// <summary>The entry point for the CLI: clients from the options (default credential chain), disposed with the provisioner.</summary>
-    public static Provisioner ForOptions(ManimCloudOptions options, bool includeQueue = false) => new(options, new AwsClients(options), ownsClients: true, includeQueue);
+    public static Provisioner ForOptions(ManimCloudOptions options) => new(options, new AwsClients(options), ownsClients: true);
 
-    /// <param name="includeQueue">Also the pipeline's job queue and dead-letter queue (always when MANIMCLOUD_QUEUE is set).</param>
-    public Provisioner(ManimCloudOptions options, AwsClients clients, bool includeQueue = false) : this(options, clients, ownsClients: false, includeQueue) { }
+    public Provisioner(ManimCloudOptions options, AwsClients clients) : this(options, clients, ownsClients: false) { }
 
-    private Provisioner(ManimCloudOptions options, AwsClients clients, bool ownsClients, bool includeQueue = false)
+    private Provisioner(ManimCloudOptions options, AwsClients clients, bool ownsClients)
     {
         var defaults = ManimCloudOptions.DefaultNames(options.Environment);
-        var queue = options.Pipeline.Queue is { } q ? QueueProvisioning.NameOf(q) : includeQueue ? $"manimcloud-{options.Environment}-jobs" : null;
-        Names = new ProvisionNames(options.VideoBucket ?? defaults.Videos, options.CodeBucket ?? defaults.Code, options.Table ?? defaults.Table, queue);
+        Names = new ProvisionNames(options.VideoBucket ?? defaults.Videos, options.CodeBucket ?? defaults.Code, options.Table ?? defaults.Table);
         Region = options.Region ?? "us-east-1";
         // Validate the names actually used (explicit or default) before anything touches AWS.
         (options with { VideoBucket = Names.VideoBucket, CodeBucket = Names.CodeBucket, Table = Names.Table, Region = Region }).EnsureValid();
@@ -176,14 +173,8 @@ public sealed class Provisioner : IDisposable
             {
                 if (apply is not null) await apply(ct);
                 var index = steps.FindIndex(s => (s.Resource, s.Setting) == (step.Resource, step.Setting));
-                var before = index < 0 ? null : steps[index];
-                // Back to what the bucket had before this run (a workspace that had not learnt yet what the store does):
-                // report it as unchanged, saying what was tried.
-                var merged = before is null ? step with { Applied = true }
-                    : before.Current == step.Desired
-                        ? before with { Desired = step.Desired, Action = StepAction.Unchanged, Applied = false,
-                            Note = "The full policy was tried, and this store then refused ManimCloud's writes: it stays as it was. " + step.Note?.Trim() }
-                        : before with { Desired = step.Desired, Action = before.Action == StepAction.Unchanged ? step.Action : before.Action, Applied = true, Note = step.Note };
+                var merged = index < 0 ? step with { Applied = true }
+                    : steps[index] with { Desired = step.Desired, Action = steps[index].Action == StepAction.Unchanged ? step.Action : steps[index].Action, Applied = true, Note = step.Note };
                 if (index < 0) steps.Add(merged); else steps[index] = merged;
             }
             refused = [];
@@ -225,18 +216,10 @@ public sealed class Provisioner : IDisposable
         var customEndpoint = CustomEndpoint;
         var store = PolicyStore;
         // The three resources are independent: read them at the same time (reading is latency-bound), keep the order for applying.
-        var inspections = new List<Task<List<ProvisionCheck>>>
-        {
+        var resources = await Task.WhenAll(
             new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms, store).InspectAsync(ct),
             new BucketProvisioning(_clients.S3, _retry, BucketRole.Code, Names.CodeBucket, Region, customEndpoint, kms, store).InspectAsync(ct),
-            new TableProvisioning(_clients.DynamoDB, _retry, Names.Table, kms, TableWaitTimeout).InspectAsync(ct),
-        };
-        if (Names.Queue is { } queue)
-        {
-            _queue = new QueueProvisioning(_clients.Sqs, _retry, queue, queue + "-dlq");
-            inspections.Add(_queue.InspectAsync(ct));
-        }
-        var resources = await Task.WhenAll(inspections);
+            new TableProvisioning(_clients.DynamoDB, _retry, Names.Table, kms, TableWaitTimeout).InspectAsync(ct));
         return resources.SelectMany(r => r).ToList();
     }
 
@@ -275,7 +258,6 @@ public sealed class Provisioner : IDisposable
         };
         if (_options.KmsKey is { } key) values["kms_key"] = key;
         if (CustomEndpoint && _conditions != PolicyConditionSupport.Unknown) values[PolicyConditionsKey] = PolicyStore.Name(_conditions);
-        if (_queue?.WorkQueueUrl is { } queueUrl) values["queue"] = queueUrl;
         ManimCloudOptions.SaveToConfigFile(_options.Home, values);
         return _options.ConfigPath;
     }

@@ -48,7 +48,6 @@ public abstract record Operation
                 Sha256 = (string)j["sha256"]!, Size = (long)j["size"]!, Author = (string?)j["author"] ?? "",
                 Lock = Enum.Parse<LockMode>((string?)j["lock"] ?? "None"),
                 LockedUntil = j["locked_until"] is { } u ? DateTimeOffset.Parse((string)u!) : null,
-                Prompt = (string?)j["prompt"],
             },
             var other => throw new ManimCloudException(ErrorKind.Fatal, $"Outbox entry {id} has unknown kind '{other}'.",
                 "It was written by a newer ManimCloud; upgrade to apply it."),
@@ -104,8 +103,6 @@ public sealed record StoreCode : Operation
     public string Author { get; init; } = "";
     public LockMode Lock { get; init; } = LockMode.None;
     public DateTimeOffset? LockedUntil { get; init; }
-    /// <summary>The code generator's request, recorded beside the version.</summary>
-    public string? Prompt { get; init; }
     protected override void WriteFields(JsonObject j)
     {
         j["project_id"] = Project.ToString();
@@ -114,7 +111,6 @@ public sealed record StoreCode : Operation
         j["author"] = Author;
         j["lock"] = Lock.ToString();
         j["locked_until"] = LockedUntil?.ToString("O");
-        if (Prompt is not null) j["prompt"] = Prompt;
     }
 }
 
@@ -127,7 +123,6 @@ internal static class EditJson
         if (e.Description is { } d) j["description"] = new JsonObject { ["from"] = d.From, ["to"] = d.To };
         if (e.Tags is { } g) j["tags"] = new JsonObject { ["from"] = Array(g.From), ["to"] = Array(g.To) };
         if (e.Status is { } s) j["status"] = new JsonObject { ["from"] = s.From.ToWire(), ["to"] = s.To.ToWire() };
-        if (e.Stats is { } st) j["stats"] = new JsonObject(st.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
         return j;
     }
 
@@ -141,6 +136,5 @@ internal static class EditJson
         Description = j["description"] is { } d ? new((string)d["from"]!, (string)d["to"]!) : null,
         Tags = j["tags"] is { } g ? new(List(g["from"]), List(g["to"])) : null,
         Status = j["status"] is { } s ? new(VideoStatuses.Parse((string)s["from"]!), VideoStatuses.Parse((string)s["to"]!)) : null,
-        Stats = j["stats"]?.AsObject().ToDictionary(kv => kv.Key, kv => (double)kv.Value!),
     };
 }
