@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.CommandLine.Parsing;
 using ManimCloud.Domain;
+using ManimCloud.Operations.Telemetry;
 using ManimCloud.Workspace;
 
 namespace ManimCloud.Cli;
@@ -38,29 +40,74 @@ public sealed class CliContext : IDisposable
         command.SetAction(async (parse, ct) =>
         {
             var json = parse.GetValue(JsonOption);
+            var name = CommandPath(parse);
             using var context = new CliContext { Json = json, RequireCloud = parse.GetValue(RequireCloudOption) };
-            try
-            {
-                var result = await body(parse, context, ct);
-                if (json) Console.Out.WriteLine(result.Json.ToJsonString(JsonOut));
-                else if (result.Text.Length > 0) Console.Out.WriteLine(result.Text);
-                return result.ExitCode;
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return Fail(json, ErrorKind.Fatal, "Cancelled.",
-                    "Work already stored is kept: run the command again, or `manimcloud uploads resume` / `manimcloud sync`, to finish.", 130);
-            }
-            catch (ManimCloudException e)
-            {
-                return Fail(json, e.Kind, e.Message, e.Hint, e.ExitCode);
-            }
-            catch (Exception e)
-            {
-                return Fail(json, ErrorKind.Fatal, $"Unexpected {e.GetType().Name}: {e.Message}",
-                    "This is a bug in manimcloud; please report it with the command you ran.", 1);
-            }
+            // Telemetry for this command (nothing at all unless an exporter is configured); flushed, within a short
+            // deadline, when the command is done.
+            using var telemetry = StartTelemetry(context, name);
+            using var span = OperationScope.Start(name, spanName: "manimcloud " + name);
+            span?.Activity?.SetTag(ManimCloudTelemetry.Attributes.Command, name);
+            var (exitCode, outcome, message) = await RunAsync(parse, context, body, json, ct);
+            span?.Activity?.SetTag(ManimCloudTelemetry.Attributes.ExitCode, exitCode);
+            span?.Complete(outcome, message);
+            if (telemetry.Active) RecordBacklog(context);
+            return exitCode;
         });
+    }
+
+    private static async Task<(int ExitCode, string Outcome, string? Message)> RunAsync(ParseResult parse, CliContext context,
+        Func<ParseResult, CliContext, CancellationToken, Task<CliResult>> body, bool json, CancellationToken ct)
+    {
+        try
+        {
+            var result = await body(parse, context, ct);
+            if (json) Console.Out.WriteLine(result.Json.ToJsonString(JsonOut));
+            else if (result.Text.Length > 0) Console.Out.WriteLine(result.Text);
+            return (result.ExitCode, result.ExitCode == 0 ? ManimCloudMetrics.Ok : "failed", null);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return (Fail(json, ErrorKind.Fatal, "Cancelled.",
+                "Work already stored is kept: run the command again, or `manimcloud uploads resume` / `manimcloud sync`, to finish.", 130), "cancelled", "Cancelled.");
+        }
+        catch (ManimCloudException e)
+        {
+            return (Fail(json, e.Kind, e.Message, e.Hint, e.ExitCode), ManimCloudMetrics.OutcomeOf(e.Kind), e.Message);
+        }
+        catch (Exception e)
+        {
+            return (Fail(json, ErrorKind.Fatal, $"Unexpected {e.GetType().Name}: {e.Message}",
+                "This is a bug in manimcloud; please report it with the command you ran.", 1), ManimCloudMetrics.OutcomeOf(ErrorKind.Fatal), e.Message);
+        }
+    }
+
+    /// <summary>Commands that serve ManimCloud's metrics to Prometheus (/metrics), so keep a pull reader.</summary>
+    public static readonly HashSet<string> MetricsServingCommands = ["serve"];
+
+    private static TelemetryHost StartTelemetry(CliContext context, string command)
+    {
+        ManimCloudOptions? options = null;
+        try { options = context.Options; }
+        catch (ManimCloudException) { } // the command itself reports bad configuration; telemetry goes on from the environment
+        var aws = options is { Monitoring.CloudWatchMetrics: true } ? new Aws.AwsClients(options) : null;
+        var settings = TelemetrySettings.From(options, aws) with { Prometheus = MetricsServingCommands.Contains(command) };
+        return TelemetryHost.Start(settings);
+    }
+
+    private static void RecordBacklog(CliContext context)
+    {
+        if (context._client is not { Sync: not null } client) return;
+        var (count, oldest) = client.Outbox.Backlog();
+        ManimCloudMetrics.RecordSyncBacklog(count, oldest is { } o ? DateTimeOffset.UtcNow - o : TimeSpan.Zero);
+    }
+
+    /// <summary>The command's path without the program: "video put", "monitoring provision".</summary>
+    public static string CommandPath(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (SymbolResult? r = parse.CommandResult; r is CommandResult c && c.Parent is not null; r = c.Parent) names.Add(c.Command.Name);
+        names.Reverse();
+        return names.Count == 0 ? "manimcloud" : string.Join(' ', names);
     }
 
     private static int Fail(bool json, ErrorKind kind, string message, string hint, int exitCode)

@@ -15,6 +15,7 @@ foreach (var command in new[]
     VideoCommands.Create(), CodeCommands.Create(), WorkspaceCommands.Sync(), WorkspaceCommands.Status(), WorkspaceCommands.Conflicts(), UploadsCommands.Create(), DemoCommand.Create(),
     AuditCommands.Create(), CostCommands.Create(),
     ServeCommands.Serve(), ServeCommands.Token(),
+    MonitoringCommands.Create(),
 })
     root.Subcommands.Add(command);
 

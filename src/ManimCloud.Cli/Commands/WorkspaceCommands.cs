@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using ManimCloud.Domain;
+using ManimCloud.Operations.Health;
 using ManimCloud.Workspace;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -182,63 +183,113 @@ internal static class WorkspaceCommands
 
     public static Command Doctor()
     {
-        var c = new Command("doctor", "Check the workspace, tools, configuration and (when configured) AWS access; say what to fix.");
+        var c = new Command("doctor",
+            "Check the workspace, tools, configuration and every configured AWS service (S3, DynamoDB, KMS, SQS, CloudFront, MediaConvert, " +
+            "CloudWatch): reachability, latency, clock skew, credentials' expiry; each failure names its runbook entry. Exit 1 when something fails.");
         CliContext.Bind(c, async (_, ctx, ct) =>
         {
-            var checks = new List<(string Name, bool Ok, string Detail)>();
+            var checks = new List<HealthCheck>();
             ManimCloudOptions? options = null;
-            try { options = ctx.Options; checks.Add(("configuration", options.Validate().Count == 0, string.Join(" ", options.Validate()))); }
-            catch (ManimCloudException e) { checks.Add(("configuration", false, e.Message + " " + e.Hint)); }
+            try
+            {
+                options = ctx.Options;
+                var problems = options.Validate();
+                checks.Add(new HealthCheck("configuration", "workspace", problems.Count == 0 ? HealthStatus.Ok : HealthStatus.Fail,
+                    problems.Count == 0 ? "valid" : string.Join(" ", problems)) { Runbook = problems.Count == 0 ? null : HealthCheck.RunbookFor("configuration") });
+            }
+            catch (ManimCloudException e)
+            {
+                checks.Add(new HealthCheck("configuration", "workspace", HealthStatus.Fail, e.Message + " " + e.Hint) { Runbook = HealthCheck.RunbookFor("configuration") });
+            }
 
             if (options is not null && options.Validate().Count == 0)
             {
                 try
                 {
                     var client = ctx.Client;
-                    checks.Add(("workspace", true, $"{client.Options.Home}, {client.Outbox.List().Count} operations pending"));
-                    if (client.Cloud is { } cloud)
-                    {
-                        foreach (var (name, probe) in new (string, Func<Task>)[]
-                        {
-                            // A listing, not a HEAD: S3 answers a HEAD in a missing bucket with a bare 404, like a missing key.
-                            ("video bucket", async () => { await foreach (var _ in cloud.Videos.ListAsync("manimcloud-doctor-probe/", ct)) break; }),
-                            ("code bucket", async () => { await foreach (var _ in cloud.Code.ListAsync("manimcloud-doctor-probe/", ct)) break; }),
-                            ("metadata table", async () => await cloud.Metadata.GetVideoAsync(VideoId.New(), ct)),
-                        })
-                        {
-                            try { await probe(); checks.Add((name, true, "reachable")); }
-                            catch (ManimCloudException e) { checks.Add((name, false, e.Message + " Fix: " + e.Hint)); }
-                        }
-                    }
+                    checks.Add(new HealthCheck("workspace", "workspace", HealthStatus.Ok, $"{client.Options.Home}, {client.Outbox.List().Count} operations pending"));
+                    var aws = client.Aws ?? (options.Monitoring.CloudWatchMetrics ? new Aws.AwsClients(options) : null);
+                    if (aws is not null)
+                        checks.AddRange(await new DeploymentHealth(aws).CheckAsync(Targets(options), StoreProbes(client, ct), TimeSpan.FromSeconds(20), ct));
                 }
-                catch (ManimCloudException e) { checks.Add(("workspace", false, e.Message + " Fix: " + e.Hint)); }
+                catch (ManimCloudException e)
+                {
+                    checks.Add(new HealthCheck("workspace", "workspace", HealthStatus.Fail, e.Message + " Fix: " + e.Hint) { Runbook = HealthCheck.RunbookFor("workspace") });
+                }
             }
-            checks.Add(Tool("ffmpeg", "-version", "needed by the test renderer and local transcoding: apt-get install -y ffmpeg"));
-            checks.Add(Tool(options?.ManimCommand ?? "manim", "--version", "needed to render real scenes: pip install manim (or set MANIMCLOUD_MANIM)"));
+            checks.Add(Tool("ffmpeg", "-version", "needed by the test renderer and local transcoding: apt-get install -y ffmpeg", optional: false));
+            checks.Add(Tool(options?.ManimCommand ?? "manim", "--version", "needed to render real scenes: pip install manim (or set MANIMCLOUD_MANIM)", optional: true));
+            var ok = checks.All(x => x.Status != HealthStatus.Fail);
             var j = new JsonObject
             {
-                ["ok"] = checks.All(x => x.Ok || x.Name == "manim"),
-                ["checks"] = new JsonArray(checks.Select(x => (JsonNode)new JsonObject { ["name"] = x.Name, ["ok"] = x.Ok, ["detail"] = x.Detail }).ToArray()),
+                ["ok"] = ok,
+                ["checks"] = new JsonArray(checks.Select(x => (JsonNode)CheckJson(x)).ToArray()),
             };
-            // manim is optional (the library stores what any renderer made): its absence is a warning.
-            var text = string.Join("\n", checks.Select(x => $"{(x.Ok ? "ok  " : x.Name == "manim" ? "warn" : "FAIL")} {x.Name,-15} {x.Detail}"));
-            return new CliResult(j, text, j["ok"]!.GetValue<bool>() ? 0 : 1);
+            var text = string.Join("\n", checks.Select(x =>
+                $"{x.Status switch { HealthStatus.Ok => "ok  ", HealthStatus.Warn => "warn", HealthStatus.Skipped => "skip", _ => "FAIL" }} {x.Name,-17} {x.Detail}"
+                + (x.Runbook is { } r ? $" (see {r})" : "")));
+            return new CliResult(j, text, ok ? 0 : 1);
         });
         return c;
     }
 
-    private static (string, bool, string) Tool(string name, string versionArg, string fix)
+    private static JsonObject CheckJson(HealthCheck x) => new()
     {
+        ["name"] = x.Name, ["service"] = x.Service, ["status"] = x.Status.ToString().ToLowerInvariant(),
+        ["ok"] = x.Status is HealthStatus.Ok or HealthStatus.Warn or HealthStatus.Skipped, ["detail"] = x.Detail,
+        ["latency_ms"] = x.LatencyMs, ["clock_skew_s"] = x.ClockSkewSeconds,
+        ["credentials_expire"] = x.CredentialsExpire?.UtcDateTime.ToString("O"), ["error_kind"] = x.ErrorKind, ["runbook"] = x.Runbook,
+    };
+
+    /// <summary>The services this configuration uses.</summary>
+    private static HealthTargets Targets(ManimCloudOptions o) => new()
+    {
+        VideoBucket = o.VideoBucket, CodeBucket = o.CodeBucket, Table = o.Table, KmsKey = o.KmsKey,
+        QueueUrl = System.Environment.GetEnvironmentVariable("MANIMCLOUD_QUEUE") is { Length: > 0 } q ? q : null,
+        DistributionId = o.Delivery.DistributionId,
+        MediaConvert = o.MediaConvertRole is not null,
+        CloudWatch = o.Monitoring.CloudWatchMetrics || o.CloudConfigured,
+    };
+
+    /// <summary>The buckets and table through ManimCloud's own stores (names and permissions as the tool uses them), with the answers' Date.</summary>
+    private static IEnumerable<DeploymentHealth.Probe> StoreProbes(ManimCloudClient client, CancellationToken ct)
+    {
+        if (client.Cloud is not { } cloud || client.Aws is not { } aws) yield break;
+        yield return new("video bucket", "s3", t => WithSdkDate(aws.S3, async () => { await foreach (var _ in cloud.Videos.ListAsync("manimcloud-doctor-probe/", t)) break; }));
+        yield return new("code bucket", "s3", t => WithSdkDate(aws.S3, async () => { await foreach (var _ in cloud.Code.ListAsync("manimcloud-doctor-probe/", t)) break; }));
+        yield return new("metadata table", "dynamodb", t => WithSdkDate(aws.DynamoDB, async () => await cloud.Metadata.GetVideoAsync(VideoId.New(), t)));
+    }
+
+    /// <summary>
+    /// Runs an SDK call and returns the Date header of the answer it got. A listing, not a HEAD, probes a bucket: S3
+    /// answers a HEAD in a missing bucket with a bare 404, like a missing key.
+    /// </summary>
+    private static async Task<DateTimeOffset?> WithSdkDate(object sdkClient, Func<Task> call)
+    {
+        var client = (Amazon.Runtime.AmazonServiceClient)sdkClient;
+        DateTimeOffset? date = null;
+        Amazon.Runtime.ResponseEventHandler handler = (_, e) => date ??= DeploymentHealth.DateOf(e);
+        client.AfterResponseEvent += handler;
+        try { await call(); }
+        finally { client.AfterResponseEvent -= handler; }
+        return date;
+    }
+
+    /// <summary>A local tool; an optional one (manim: the library stores what any renderer made) only warns when missing.</summary>
+    private static HealthCheck Tool(string name, string versionArg, string fix, bool optional)
+    {
+        var shown = Path.GetFileName(name) == "manim" ? "manim" : name;
+        var missing = optional ? HealthStatus.Warn : HealthStatus.Fail;
         try
         {
             using var p = Process.Start(new ProcessStartInfo(name, versionArg) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
             var first = p.StandardOutput.ReadLine() ?? "";
             p.WaitForExit(10_000);
-            return (Path.GetFileName(name) == "manim" ? "manim" : name, p.ExitCode == 0, first.Trim());
+            return new HealthCheck(shown, "tool", p.ExitCode == 0 ? HealthStatus.Ok : missing, first.Trim()) { Runbook = p.ExitCode == 0 ? null : HealthCheck.RunbookFor(shown) };
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            return (Path.GetFileName(name) == "manim" ? "manim" : name, false, $"not found — {fix}");
+            return new HealthCheck(shown, "tool", missing, $"not found — {fix}") { Runbook = HealthCheck.RunbookFor(shown) };
         }
     }
 }

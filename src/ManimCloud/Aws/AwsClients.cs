@@ -27,6 +27,8 @@ public sealed class AwsClients : IDisposable
         Retry = new Resilience.RetryPipeline(AwsErrors.Classify, options.RetryBudget);
     }
 
+    public ManimCloudOptions Options => _options;
+
     /// <summary>The one retry pipeline every AWS call of this client set goes through (SPEC R7).</summary>
     public Resilience.RetryPipeline Retry { get; }
 
@@ -79,12 +81,18 @@ public sealed class AwsClients : IDisposable
         if (EndpointFor<AmazonS3Config>() is not null) config.ForcePathStyle = true;
         var credentials = Credentials();
         var client = new AmazonS3Client(credentials, config);
+        client.BeforeRequestEvent += Operations.Telemetry.AwsCallScope.OnSdkRequest;
         // The transfer engine's lean data plane signs its UploadPart/GetObject requests with the same credentials.
         HttpS3DataPlane.Register(client, credentials, Region.SystemName, _options.LeanDataPlane);
         return client;
     }
 
-    private IAmazonDynamoDB CreateDynamo() => new AmazonDynamoDBClient(Credentials(), Configure(new AmazonDynamoDBConfig()));
+    private IAmazonDynamoDB CreateDynamo()
+    {
+        var client = new AmazonDynamoDBClient(Credentials(), Configure(new AmazonDynamoDBConfig()));
+        client.BeforeRequestEvent += Operations.Telemetry.AwsCallScope.OnSdkRequest;
+        return client;
+    }
 
     public void Dispose()
     {

@@ -73,7 +73,23 @@ public sealed class AwsHttpService : IDisposable
     /// again), retrying transient and throttled failures through the pipeline. Throws AmazonServiceException on an
     /// error answer, after the pipeline gave up on it or at once when retrying cannot help.
     /// </summary>
-    public Task<AwsResponse> SendAsync(Func<HttpRequestMessage> build, CancellationToken ct) =>
+    public async Task<AwsResponse> SendAsync(Func<HttpRequestMessage> build, CancellationToken ct, string? api = null)
+    {
+        using var telemetry = Operations.Telemetry.AwsCallScope.Start(Description.EndpointId.ToLowerInvariant(), api ?? "", api ?? "request", Endpoint.Host);
+        try
+        {
+            var response = await Attempts(build, ct);
+            telemetry?.Complete(null);
+            return response;
+        }
+        catch (Exception e) when (telemetry is not null && (e is not OperationCanceledException || !ct.IsCancellationRequested))
+        {
+            telemetry.Complete(AwsErrors.Classify(e), e.Message);
+            throw;
+        }
+    }
+
+    private Task<AwsResponse> Attempts(Func<HttpRequestMessage> build, CancellationToken ct) =>
         _retry.ExecuteAsync(async token =>
         {
             using var request = build();
@@ -91,7 +107,7 @@ public sealed class AwsHttpService : IDisposable
     {
         var form = new List<KeyValuePair<string, string>> { new("Action", action), new("Version", apiVersion) };
         form.AddRange(parameters);
-        var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, "") { Content = new FormUrlEncodedContent(form) }, ct);
+        var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, "") { Content = new FormUrlEncodedContent(form) }, ct, action);
         return response.Xml();
     }
 
@@ -108,7 +124,7 @@ public sealed class AwsHttpService : IDisposable
             request.Content.Headers.ContentType = new MediaTypeHeaderValue($"application/x-amz-json-{jsonVersion}");
             request.Headers.TryAddWithoutValidation("X-Amz-Target", $"{targetPrefix}.{operation}");
             return request;
-        }, ct);
+        }, ct, operation);
         return response.Json();
     }
 

@@ -121,6 +121,7 @@ public sealed class HttpS3DataPlane : IS3DataPlane, IDisposable
 
     public async Task<string> UploadPartAsync(PartUpload part, CancellationToken ct)
     {
+        Operations.Telemetry.AwsCallScope.DataCall("UploadPart", part.Body.Length, upload: true);
         if (!PlainToken(part.UploadId)) throw new ArgumentException($"Upload id '{part.UploadId}' needs escaping; use the SDK data plane.");
         using var request = new HttpRequestMessage(HttpMethod.Put,
             Url(part.Bucket, part.Key, $"partNumber={part.Number}&uploadId={part.UploadId}"));
@@ -144,6 +145,7 @@ public sealed class HttpS3DataPlane : IS3DataPlane, IDisposable
 
     public async Task ReadRangeAsync(RangeRead range, Memory<byte> into, CancellationToken ct)
     {
+        Operations.Telemetry.AwsCallScope.DataCall("GetObject", range.Length, upload: false);
         var query = range.VersionId is null ? null : $"versionId={Uri.EscapeDataString(range.VersionId)}";
         using var request = new HttpRequestMessage(HttpMethod.Get, Url(range.Bucket, range.Key, query));
         request.Headers.Range = new RangeHeaderValue(range.Offset, range.Offset + range.Length - 1);
@@ -161,6 +163,7 @@ public sealed class HttpS3DataPlane : IS3DataPlane, IDisposable
 
     public async Task<string?> PutObjectAsync(ObjectPut put, CancellationToken ct)
     {
+        Operations.Telemetry.AwsCallScope.DataCall("PutObject", put.Body.Length, upload: true);
         using var request = new HttpRequestMessage(HttpMethod.Put, Url(put.Bucket, put.Key, null));
         var content = new ReadOnlyMemoryContent(put.Body);
         content.Headers.ContentLength = put.Body.Length;

@@ -41,7 +41,10 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
     public Task<StoredObject> PutAsync(ObjectWrite write, Stream content, CancellationToken ct) => PutAsync(write, content, null, ct);
 
     /// <summary>As <see cref="PutAsync(ObjectWrite, Stream, CancellationToken)"/>, reporting progress of a multipart upload.</summary>
-    public async Task<StoredObject> PutAsync(ObjectWrite write, Stream content, IProgress<TransferProgress>? progress, CancellationToken ct)
+    public Task<StoredObject> PutAsync(ObjectWrite write, Stream content, IProgress<TransferProgress>? progress, CancellationToken ct) =>
+        Operations.Telemetry.OperationScope.RunAsync("upload", $"{Name}/{write.Key}", () => PutCoreAsync(write, content, progress, ct));
+
+    private async Task<StoredObject> PutCoreAsync(ObjectWrite write, Stream content, IProgress<TransferProgress>? progress, CancellationToken ct)
     {
         ObjectMetadataKeys.EnsureWithinLimit(write.Metadata);
         if (!content.CanSeek)
@@ -147,8 +150,8 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
 
     /// <summary>Downloads an object to a file with parallel ranged reads, verified before it replaces <paramref name="destination"/>.</summary>
     public Task<DownloadResult> GetFileAsync(string key, string? versionId, string destination, IProgress<TransferProgress>? progress, CancellationToken ct) =>
-        Transfers.DownloadFileAsync(bucket, key, versionId, destination,
-            new DownloadOptions { PartSize = settings.PartSize, Concurrency = settings.Concurrency }, progress, ct);
+        Operations.Telemetry.OperationScope.RunAsync("download", $"{Name}/{key}", () => Transfers.DownloadFileAsync(bucket, key, versionId, destination,
+            new DownloadOptions { PartSize = settings.PartSize, Concurrency = settings.Concurrency }, progress, ct));
 
     public Task DownloadToFileAsync(string key, string destination, IProgress<TransferProgress>? progress, CancellationToken ct) =>
         GetFileAsync(key, null, destination, progress, ct);
@@ -198,12 +201,17 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
             lastModified is { } lm ? new DateTimeOffset(DateTime.SpecifyKind(lm, DateTimeKind.Utc)) : DateTimeOffset.MinValue, metadata);
     }
 
-    public async Task<Stream> OpenReadAsync(string key, string? versionId, CancellationToken ct)
+    public Task<Stream> OpenReadAsync(string key, string? versionId, CancellationToken ct) =>
+        Operations.Telemetry.OperationScope.RunAsync("download", $"{Name}/{key}", () => OpenReadCoreAsync(key, versionId, ct));
+
+    private async Task<Stream> OpenReadCoreAsync(string key, string? versionId, CancellationToken ct)
     {
-        var response = await Call("Downloading", key, t => s3.GetObjectAsync(new GetObjectRequest
+        var response = await Call("Downloading", key, async t =>
         {
-            BucketName = bucket, Key = key, VersionId = versionId,
-        }, t), ct);
+            var r = await s3.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = key, VersionId = versionId }, t);
+            Operations.Telemetry.AwsCallScope.DataCall("GetObject", r.ContentLength, upload: false);
+            return r;
+        }, ct);
         var sha = response.Metadata[$"x-amz-meta-{ObjectMetadataKeys.Sha256}"];
         Stream body = new ResponseOwningStream(response);
         return string.IsNullOrEmpty(sha) ? body : new VerifyingStream(body, sha, $"{Name}/{key}");
@@ -318,13 +326,20 @@ public static class AwsCall
     public static async Task<T> RunAsync<T>(RetryPipeline retry, string action, string resource, Func<CancellationToken, Task<T>> call,
         CancellationToken ct, AdaptiveConcurrency? limiter = null)
     {
+        // The span and request metrics of this call (null when telemetry is off); the SDK's request hook and the
+        // lean data plane name the API operation inside it.
+        using var telemetry = Operations.Telemetry.AwsCallScope.Start(null, "", action, resource);
         try
         {
-            return await retry.ExecuteAsync(call, limiter, ct);
+            var result = await retry.ExecuteAsync(call, limiter, ct);
+            telemetry?.Complete(null);
+            return result;
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            throw AwsErrors.Describe(e, action, resource);
+            var described = AwsErrors.Describe(e, action, resource);
+            telemetry?.Complete(described.Kind, described.Message);
+            throw described;
         }
     }
 }

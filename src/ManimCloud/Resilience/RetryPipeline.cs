@@ -31,6 +31,7 @@ public sealed class RetryPipeline
                 MaxRetryAttempts = int.MaxValue,
                 OnRetry = args =>
                 {
+                    Operations.Telemetry.AwsCallScope.OnRetry(_classify(args.Outcome.Exception!));
                     onRetry?.Invoke(new RetryEvent(args.AttemptNumber, args.RetryDelay, args.Outcome.Exception!, _classify(args.Outcome.Exception!)));
                     return default;
                 },

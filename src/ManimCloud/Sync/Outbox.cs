@@ -111,6 +111,16 @@ public sealed class Outbox(Catalog catalog)
     /// <summary>Puts parked operations back in the queue (after the cause was fixed).</summary>
     public int RetryParked() => Exec("UPDATE outbox SET state = 'pending', last_error = NULL WHERE state = 'parked'");
 
+    /// <summary>How many operations wait for the cloud, and when the oldest of them was made (null when none).</summary>
+    public (long Count, DateTimeOffset? Oldest) Backlog()
+    {
+        using var c = catalog.Open();
+        using var cmd = c.Command(null, "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE state = 'pending'");
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return (r.GetInt64(0), r.IsDBNull(1) ? null : DateTimeOffset.Parse(r.GetString(1), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     public bool HasQueuedFor(VideoId video, string exceptId)
     {
         using var c = catalog.Open();

@@ -36,7 +36,10 @@ public sealed class SyncEngine(
     public int Lanes { get; init; } = 8;
 
     /// <summary>Applies an operation to the cloud, then makes the workspace match (apply, or reconcile if already applied locally).</summary>
-    public async Task<(OperationResult Result, Renumbering? Renumbered)> ApplyEverywhereAsync(Operation op, bool localApplied, int? provisionalVersion, ApplyOptions cloudOptions, CancellationToken ct)
+    public Task<(OperationResult Result, Renumbering? Renumbered)> ApplyEverywhereAsync(Operation op, bool localApplied, int? provisionalVersion, ApplyOptions cloudOptions, CancellationToken ct) =>
+        Operations.Telemetry.OperationScope.RunAsync("sync " + op.Kind, op.Video.ToString(), () => ApplyEverywhereCoreAsync(op, localApplied, provisionalVersion, cloudOptions, ct));
+
+    private async Task<(OperationResult Result, Renumbering? Renumbered)> ApplyEverywhereCoreAsync(Operation op, bool localApplied, int? provisionalVersion, ApplyOptions cloudOptions, CancellationToken ct)
     {
         var result = await applier.ApplyAsync(op, cloud, cloudOptions, ct);
         if (result.Video is not null) await local.Metadata.PutVideosAsync([result.Video], ct);
@@ -82,6 +85,11 @@ public sealed class SyncEngine(
         ct.ThrowIfCancellationRequested();
         var report = new SyncReport(pass.Applied, pass.Failures.ToList(), outbox.List(Outbox.Pending).Count,
             pass.Renumbered.OrderBy(r => r.Video.ToString()).ThenBy(r => r.LocalVersion).ToList(), pass.Conflicts, pass.Parked, pass.Discarded.ToList());
+        if (Operations.Telemetry.OperationScope.Listening)
+        {
+            var (count, oldest) = outbox.Backlog();
+            Operations.Telemetry.ManimCloudMetrics.RecordSyncBacklog(count, oldest is { } o ? DateTimeOffset.UtcNow - o : TimeSpan.Zero);
+        }
         audit.Record("sync", cloud.Name, report.Failures.Count == 0 ? "ok" : "partial",
             $"applied {report.Applied}, pending {report.StillPending}, parked {report.Parked}, conflicts {report.Conflicts}");
         return report;

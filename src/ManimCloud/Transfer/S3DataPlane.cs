@@ -59,6 +59,7 @@ public sealed class SdkDataPlane(IAmazonS3 s3) : IS3DataPlane
 
     public async Task<string> UploadPartAsync(PartUpload part, CancellationToken ct)
     {
+        Operations.Telemetry.AwsCallScope.DataCall("UploadPart", part.Body.Length, upload: true);
         var body = MemoryMarshal.TryGetArray(part.Body, out var segment)
             ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
             : new MemoryStream(part.Body.ToArray(), writable: false);
@@ -82,6 +83,7 @@ public sealed class SdkDataPlane(IAmazonS3 s3) : IS3DataPlane
 
     public async Task<string?> PutObjectAsync(ObjectPut put, CancellationToken ct)
     {
+        Operations.Telemetry.AwsCallScope.DataCall("PutObject", put.Body.Length, upload: true);
         var body = MemoryMarshal.TryGetArray(put.Body, out var segment)
             ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
             : new MemoryStream(put.Body.ToArray(), writable: false);
@@ -104,6 +106,7 @@ public sealed class SdkDataPlane(IAmazonS3 s3) : IS3DataPlane
 
     public async Task ReadRangeAsync(RangeRead range, Memory<byte> into, CancellationToken ct)
     {
+        Operations.Telemetry.AwsCallScope.DataCall("GetObject", range.Length, upload: false);
         using var response = await s3.GetObjectAsync(new GetObjectRequest
         {
             BucketName = range.Bucket, Key = range.Key, ByteRange = new ByteRange(range.Offset, range.Offset + range.Length - 1),

@@ -63,6 +63,8 @@ public sealed record ManimCloudOptions
     public Provisioning.PolicyConditionSupport? PolicyConditions { get; init; }
     /// <summary>Delivery (CloudFront) settings: domain, distribution, signing key, public URL, geo and price class (docs/configuration.md).</summary>
     public Delivery.DeliveryOptions Delivery { get; init; } = new();
+    /// <summary>Observability settings: CloudWatch publishing, alarm topic, OTLP endpoint (docs/configuration.md).</summary>
+    public Operations.Monitoring.MonitoringOptions Monitoring { get; init; } = new();
 
     /// <summary>MANIMCLOUD_COST_LIMIT: the most one command may spend without --yes (price table currency); null = no limit.</summary>
     public decimal? CostLimit { get; init; }
@@ -192,6 +194,7 @@ public sealed record ManimCloudOptions
             PriceTablePath = Pick("MANIMCLOUD_PRICE_TABLE", "price_table"),
             PolicyConditions = Pick("MANIMCLOUD_POLICY_CONDITIONS", "policy_conditions") is { } conditions ? Provisioning.PolicyStore.Parse(conditions) : null,
             Delivery = ManimCloud.Delivery.DeliveryOptions.Load(Pick),
+            Monitoring = Operations.Monitoring.MonitoringOptions.Load(Pick),
         };
     }
 
@@ -217,6 +220,7 @@ public sealed record ManimCloudOptions
             if (value is not null && !Uri.TryCreate(value, UriKind.Absolute, out _))
                 problems.Add($"{name} '{value}' is not an absolute URL.");
         problems.AddRange(Delivery.Validate());
+        problems.AddRange(Monitoring.Validate());
         return problems;
     }
 

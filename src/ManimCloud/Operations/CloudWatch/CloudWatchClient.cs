@@ -28,6 +28,15 @@ public sealed class CloudWatchClient(AwsHttpService service) : ICloudWatch
     /// <summary>CloudWatch in us-east-1, where CloudFront publishes its metrics (AWS/CloudFront) whatever the deployment's region.</summary>
     public static CloudWatchClient CreateForCloudFront(AwsClients aws) => new(aws.Service(CloudFrontMetrics));
 
+    /// <summary>
+    /// CloudWatch for the background metric publisher: its own signed client with a short retry budget, so a
+    /// CloudWatch outage costs the publisher seconds, not the command's whole retry budget.
+    /// </summary>
+    public static CloudWatchClient CreateForPublishing(AwsClients aws) =>
+        new(new AwsHttpService(AwsServiceDescription.CloudWatch, aws.Credentials(), aws.Region.SystemName,
+            aws.Options.EndpointFor(AwsServiceDescription.CloudWatch.EndpointId),
+            new Resilience.RetryPipeline(AwsErrors.Classify, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(100)), timeout: TimeSpan.FromSeconds(5)));
+
     private static readonly AwsServiceDescription CloudFrontMetrics = AwsServiceDescription.CloudWatch with
     {
         AwsEndpoint = _ => "https://monitoring.us-east-1.amazonaws.com", GlobalRegion = "us-east-1",

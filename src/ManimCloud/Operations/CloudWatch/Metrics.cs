@@ -35,7 +35,7 @@ public sealed record MetricQuery(string Namespace, string MetricName, IReadOnlyL
 
 /// <summary>
 /// A single-metric alarm as PutMetricAlarm takes it and DescribeAlarms returns it. Records compare by value
-/// (lists by content, see <see cref="Equals(MetricAlarm?)"/>), which is how `monitoring provision` finds drift.
+/// (lists by content, see <see cref="DifferencesFrom"/>), which is how `monitoring provision` finds drift.
 /// </summary>
 public sealed record MetricAlarm
 {
@@ -61,14 +61,34 @@ public sealed record MetricAlarm
     /// <summary>As DescribeAlarms reports it (OK, ALARM, INSUFFICIENT_DATA); not part of the definition, so not compared.</summary>
     public string? State { get; init; }
 
-    public bool Equals(MetricAlarm? other) =>
-        other is not null && Name == other.Name && Description == other.Description && Namespace == other.Namespace
-        && MetricName == other.MetricName && Dimensions.OrderBy(d => d.Name).SequenceEqual(other.Dimensions.OrderBy(d => d.Name))
-        && Statistic == other.Statistic && PeriodSeconds == other.PeriodSeconds && EvaluationPeriods == other.EvaluationPeriods
-        && (DatapointsToAlarm ?? EvaluationPeriods) == (other.DatapointsToAlarm ?? other.EvaluationPeriods)
-        && Threshold.Equals(other.Threshold) && ComparisonOperator == other.ComparisonOperator
-        && TreatMissingData == other.TreatMissingData && AlarmActions.SequenceEqual(other.AlarmActions)
-        && OkActions.SequenceEqual(other.OkActions) && ActionsEnabled == other.ActionsEnabled && Unit == other.Unit;
+    public bool Equals(MetricAlarm? other) => other is not null && Name == other.Name && DifferencesFrom(other).Count == 0;
+
+    /// <summary>The definition fields in which this alarm differs from <paramref name="wanted"/>, as "field: this → wanted".</summary>
+    public List<string> DifferencesFrom(MetricAlarm wanted)
+    {
+        var d = new List<string>();
+        void Check(string field, object? a, object? b)
+        {
+            if (!Equals(a, b)) d.Add($"{field}: {a ?? "none"} → {b ?? "none"}");
+        }
+        static string Dims(IReadOnlyList<MetricDimension> x) => string.Join(",", x.OrderBy(v => v.Name, StringComparer.Ordinal).Select(v => $"{v.Name}={v.Value}"));
+        Check("description", Description, wanted.Description);
+        Check("namespace", Namespace, wanted.Namespace);
+        Check("metric", MetricName, wanted.MetricName);
+        Check("dimensions", Dims(Dimensions), Dims(wanted.Dimensions));
+        Check("statistic", Statistic, wanted.Statistic);
+        Check("period", PeriodSeconds, wanted.PeriodSeconds);
+        Check("evaluation_periods", EvaluationPeriods, wanted.EvaluationPeriods);
+        Check("datapoints_to_alarm", DatapointsToAlarm ?? EvaluationPeriods, wanted.DatapointsToAlarm ?? wanted.EvaluationPeriods);
+        Check("threshold", Threshold, wanted.Threshold);
+        Check("comparison", ComparisonOperator, wanted.ComparisonOperator);
+        Check("treat_missing_data", TreatMissingData, wanted.TreatMissingData);
+        Check("alarm_actions", string.Join(",", AlarmActions), string.Join(",", wanted.AlarmActions));
+        Check("ok_actions", string.Join(",", OkActions), string.Join(",", wanted.OkActions));
+        Check("actions_enabled", ActionsEnabled, wanted.ActionsEnabled);
+        Check("unit", Unit, wanted.Unit);
+        return d;
+    }
 
     public override int GetHashCode() => HashCode.Combine(Name, Namespace, MetricName, Threshold);
 }
