@@ -56,6 +56,10 @@ public sealed class FakeMediaConvert : IAsyncDisposable
     public string Region { get; init; } = "us-east-1";
     public string SecretKey { get; init; } = "testing";
     public ConcurrentQueue<MediaConvertFault> Faults { get; } = new();
+    /// <summary>While set, jobs stay where they are (a busy queue): polls see no progress.</summary>
+    public volatile bool Hold;
+    public int GetJobRequests => _getJobRequests;
+    private int _getJobRequests;
     /// <summary>Decides each new job's course from its CreateJob body.</summary>
     public Func<JsonObject, JobScript> Script { get; set; } = _ => new JobScript();
     public ConcurrentBag<string> SignatureProblems { get; } = [];
@@ -150,7 +154,8 @@ public sealed class FakeMediaConvert : IAsyncDisposable
         {
             if (method == "GET")
             {
-                await found.AdvanceAsync(this);
+                Interlocked.Increment(ref _getJobRequests);
+                if (!Hold) await found.AdvanceAsync(this);
                 return (200, new JsonObject { ["job"] = found.Json() });
             }
             if (method == "DELETE")
