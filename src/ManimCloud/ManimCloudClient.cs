@@ -44,6 +44,8 @@ public sealed class ManimCloudClient : IDisposable
     public Uploads? Uploads { get; }
     /// <summary>Delivery: signed playback links and their verification, the CloudFront distribution, invalidations, stats.</summary>
     public Delivery.DeliveryService Delivery { get; }
+    /// <summary>Adaptive-bitrate ladders: transcode a version (local ffmpeg or MediaConvert), list its renditions.</summary>
+    public Streaming.TranscodeService Streaming { get; }
 
     private ManimCloudClient(ManimCloudOptions options)
     {
@@ -79,6 +81,7 @@ public sealed class ManimCloudClient : IDisposable
             Uploads = new Uploads(Aws.S3, retry, Journal);
         }
         Delivery = new Delivery.DeliveryService(options, Aws, Catalog);
+        Streaming = new Streaming.TranscodeService(this);
     }
 
     public static ManimCloudClient Open(ManimCloudOptions options) => new(options);
@@ -301,7 +304,7 @@ public sealed class ManimCloudClient : IDisposable
     /// it is withdrawn whole. If the cloud is away, it is applied to the workspace and stays queued for `sync`
     /// (unless the caller demands the upload: <see cref="ManimCloudOptions.RequireCloud"/>).
     /// </summary>
-    private async Task<Written<T>> RunAsync<T>(Operation op, Func<OperationResult, T> pick, CancellationToken ct, ApplyOptions? cloudOptions = null)
+    internal async Task<Written<T>> RunAsync<T>(Operation op, Func<OperationResult, T> pick, CancellationToken ct, ApplyOptions? cloudOptions = null)
     {
         Outbox.Add(op);
         if (Sync is null)

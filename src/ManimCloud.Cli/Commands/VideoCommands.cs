@@ -10,7 +10,7 @@ internal static class VideoCommands
 {
     public static Command Create()
     {
-        var video = new Command("video", "Create, store, fetch, list and update videos.");
+        var video = new Command("video", "Create, store, fetch, list and update videos; transcode them into a streaming ladder.");
         video.Subcommands.Add(CreateVideo());
         video.Subcommands.Add(Put());
         video.Subcommands.Add(Get());
@@ -18,6 +18,8 @@ internal static class VideoCommands
         video.Subcommands.Add(List());
         video.Subcommands.Add(Update());
         video.Subcommands.Add(DeliveryCommands.VideoUrl());
+        video.Subcommands.Add(StreamingCommands.Transcode());
+        video.Subcommands.Add(StreamingCommands.Renditions());
         return video;
     }
 
@@ -155,6 +157,8 @@ internal static class VideoCommands
         b.AppendLine($"code version {v.CurrentVersion}");
         foreach (var (n, path) in v.CodePaths.OrderBy(kv => kv.Key)) b.AppendLine($"  code v{n,-4} {path}");
         foreach (var (slot, m) in v.Media.OrderBy(kv => kv.Key, StringComparer.Ordinal)) b.AppendLine($"  {slot,-10} {m.Key} ({m.Size} bytes)");
+        if (v.StatusReason is not null) b.AppendLine($"reason       {v.StatusReason}");
+        foreach (var (n, r) in v.Renditions.OrderBy(kv => kv.Key)) b.AppendLine($"  ladder v{n,-3} {string.Join("/", r.Rungs.Select(g => g.Name))} {r.HlsMasterKey}");
         if (v.CdnUrl is not null) b.AppendLine($"cdn          {v.CdnUrl}");
         b.Append($"revision     {v.Revision}");
         return b.ToString();

@@ -174,6 +174,7 @@ public sealed class HttpS3DataPlane : IS3DataPlane, IDisposable
         if (put.KmsKeyId is { } kms) request.Headers.TryAddWithoutValidation("x-amz-server-side-encryption-aws-kms-key-id", kms);
         if (put.StorageClass is { } sc) request.Headers.TryAddWithoutValidation("x-amz-storage-class", sc);
         if (put.CreateOnly) request.Headers.TryAddWithoutValidation("If-None-Match", "*");
+        if (put.CacheControl is { } cacheControl) request.Headers.TryAddWithoutValidation("Cache-Control", cacheControl);
         if (put.ChecksumSha256)
         {
             // As the SDKs send it: the algorithm named too (S3-compatible stores such as moto look for it).

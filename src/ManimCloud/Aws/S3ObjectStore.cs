@@ -100,7 +100,7 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
         string? sse = null, kms = null;
         Encrypt(settings.KmsKeyId, settings.RequestEncryption, e => sse = e.Value, k => kms = k);
         var put = new ObjectPut(bucket, write.Key, body, write.ContentType, metadata, write.Sha256.ToLowerInvariant(), settings.FlexibleChecksums,
-            sse, kms, settings.UseStorageClasses ? StorageClassFor(write.Kind).Value : null, write.CreateOnly);
+            sse, kms, settings.UseStorageClasses ? StorageClassFor(write.Kind).Value : null, write.CreateOnly) { CacheControl = write.CacheControl };
         var versionId = await Call("Uploading", write.Key, t => plane.PutObjectAsync(put, t), ct);
         return versionId is null or "null" ? null : versionId;
     }
@@ -108,6 +108,7 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
     private void Describe(PutObjectRequest r, ObjectWrite w)
     {
         foreach (var (k, v) in w.Metadata) r.Metadata[k] = v;
+        if (w.CacheControl is { } cacheControl) r.Headers.CacheControl = cacheControl;
         r.Metadata[ObjectMetadataKeys.Sha256] = w.Sha256;
         Encrypt(settings.KmsKeyId, settings.RequestEncryption, e => r.ServerSideEncryptionMethod = e, k => r.ServerSideEncryptionKeyManagementServiceKeyId = k);
         if (settings.UseStorageClasses) r.StorageClass = StorageClassFor(w.Kind);

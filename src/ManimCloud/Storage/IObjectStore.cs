@@ -19,6 +19,9 @@ public sealed record ObjectWrite(
     /// where it can (S3 If-None-Match), and needs no separate lock check, since nothing can be overwritten.
     /// </summary>
     public bool CreateOnly { get; init; }
+
+    /// <summary>How caches may keep the object when it is served (S3's Cache-Control); null: no header.</summary>
+    public string? CacheControl { get; init; }
 }
 
 /// <summary>What a store knows about a stored object.</summary>

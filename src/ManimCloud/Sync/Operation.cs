@@ -16,6 +16,9 @@ public abstract record Operation
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
     public abstract string Kind { get; }
 
+    /// <summary>The workspace blobs this operation stores somewhere (kept from eviction until it is applied, marked synced after).</summary>
+    public virtual IReadOnlyCollection<string> Blobs => [];
+
     public static string NewId() => Guid.NewGuid().ToString("N");
 
     public JsonObject ToJson()
@@ -49,6 +52,18 @@ public abstract record Operation
                 Lock = Enum.Parse<LockMode>((string?)j["lock"] ?? "None"),
                 LockedUntil = j["locked_until"] is { } u ? DateTimeOffset.Parse((string)u!) : null,
             },
+            PublishRenditions.KindName => new PublishRenditions
+            {
+                Id = id, Video = video, CreatedAt = created, Set = RenditionJson.FromJson(j["set"]!),
+                Objects = j["objects"]!.AsArray().Select(o => new Streaming.RenditionObject((string)o!["key"]!, (string)o["sha256"]!, (long)o["size"]!,
+                    Enum.Parse<Streaming.RenditionObjectKind>((string)o["kind"]!))).ToList(),
+            },
+            TranscodeStatus.KindName => new TranscodeStatus
+            {
+                Id = id, Video = video, CreatedAt = created, Version = (int)j["version"]!,
+                Status = VideoStatuses.Parse((string)j["status"]!), Reason = (string?)j["reason"],
+                Unless = j["unless"] is { } u ? VideoStatuses.Parse((string)u!) : null,
+            },
             var other => throw new ManimCloudException(ErrorKind.Fatal, $"Outbox entry {id} has unknown kind '{other}'.",
                 "It was written by a newer ManimCloud; upgrade to apply it."),
         };
@@ -81,6 +96,7 @@ public sealed record StoreMedia : Operation
     public required int Version { get; init; }
     public required string Sha256 { get; init; }
     public required long Size { get; init; }
+    public override IReadOnlyCollection<string> Blobs => [Sha256];
     public string Key => Slot.IsFull ? ObjectLayout.FullVideoKey(Project, Video, Version) : ObjectLayout.ClipKey(Project, Video, Version, Slot.Scene!.Value);
     protected override void WriteFields(JsonObject j)
     {
@@ -103,6 +119,7 @@ public sealed record StoreCode : Operation
     public string Author { get; init; } = "";
     public LockMode Lock { get; init; } = LockMode.None;
     public DateTimeOffset? LockedUntil { get; init; }
+    public override IReadOnlyCollection<string> Blobs => [Sha256];
     protected override void WriteFields(JsonObject j)
     {
         j["project_id"] = Project.ToString();
@@ -111,6 +128,50 @@ public sealed record StoreCode : Operation
         j["author"] = Author;
         j["lock"] = Lock.ToString();
         j["locked_until"] = LockedUntil?.ToString("O");
+    }
+}
+
+/// <summary>
+/// Publishes a version's rendition set: stores its objects (segments, poster, storyboard: workspace blobs), then its
+/// manifests, then records the set on the video (status ready). Nothing refers to an object before it is stored, so a
+/// crash anywhere leaves the set unpublished and the replay finishes it.
+/// </summary>
+public sealed record PublishRenditions : Operation
+{
+    public const string KindName = "publish_renditions";
+    public override string Kind => KindName;
+    public required RenditionSet Set { get; init; }
+    /// <summary>Objects to store (none when the engine stored its output itself, as MediaConvert does).</summary>
+    public required IReadOnlyList<Streaming.RenditionObject> Objects { get; init; }
+    public override IReadOnlyCollection<string> Blobs => Objects.Select(o => o.Sha256).Distinct().ToList();
+    protected override void WriteFields(JsonObject j)
+    {
+        j["set"] = RenditionJson.ToJson(Set);
+        j["objects"] = new JsonArray(Objects.Select(o => (JsonNode)new JsonObject
+        {
+            ["key"] = o.Key, ["sha256"] = o.Sha256, ["size"] = o.Size, ["kind"] = o.Kind.ToString(),
+        }).ToArray());
+    }
+}
+
+/// <summary>
+/// A transcode's status change (transcoding when it starts, error with the reason when it fails, the earlier status
+/// when it is cancelled). Not applied when the video is already <see cref="Unless"/> (a later publish made it ready).
+/// </summary>
+public sealed record TranscodeStatus : Operation
+{
+    public const string KindName = "transcode_status";
+    public override string Kind => KindName;
+    public required int Version { get; init; }
+    public required VideoStatus Status { get; init; }
+    public string? Reason { get; init; }
+    public VideoStatus? Unless { get; init; }
+    protected override void WriteFields(JsonObject j)
+    {
+        j["version"] = Version;
+        j["status"] = Status.ToWire();
+        j["reason"] = Reason;
+        j["unless"] = Unless?.ToWire();
     }
 }
 

@@ -42,6 +42,8 @@ public sealed class OperationApplier(BlobFolder blobs)
         EditVideo e => EditAsync(e, target, options, ct),
         StoreMedia m => StoreMediaAsync(m, target, options.Progress, ct),
         StoreCode s => StoreCodeAsync(s, target, options.PreferredCodeVersion, ct),
+        PublishRenditions p => Streaming.RenditionPublishing.PublishAsync(p, target, PutBlobAsync, ct),
+        TranscodeStatus t => Streaming.RenditionPublishing.SetStatusAsync(t, target, ct),
         _ => throw new ArgumentOutOfRangeException(nameof(op), op.Kind, "unknown operation"),
     };
 
@@ -231,7 +233,7 @@ public sealed class OperationApplier(BlobFolder blobs)
     }
 
     /// <summary>Stores a workspace blob in a store: the local store indexes it in place, others upload the file.</summary>
-    private async Task PutBlobAsync(IObjectStore store, ObjectWrite write, IProgress<Transfer.TransferProgress>? progress, CancellationToken ct)
+    internal async Task PutBlobAsync(IObjectStore store, ObjectWrite write, IProgress<Transfer.TransferProgress>? progress, CancellationToken ct)
     {
         if (store is LocalObjectStore local && ReferenceEquals(local.Blobs, blobs))
         {

@@ -146,8 +146,7 @@ public sealed class Outbox(Catalog catalog)
 
     /// <summary>Blobs that queued operations still need: never evicted.</summary>
     public HashSet<string> ReferencedBlobs() =>
-        List().Select(e => e.Operation switch { StoreCode s => s.Sha256, StoreMedia m => m.Sha256, _ => null })
-            .OfType<string>().ToHashSet();
+        List().SelectMany(e => e.Operation.Blobs).ToHashSet();
 
     private List<OutboxEntry> Query(string where, params (string, object?)[] args)
     {

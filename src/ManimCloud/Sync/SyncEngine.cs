@@ -50,8 +50,7 @@ public sealed class SyncEngine(
     private async Task<Renumbering?> MatchLocallyAsync(Operation op, bool localApplied, int? provisionalVersion, OperationResult cloudResult, CancellationToken ct)
     {
         health.MarkUp();
-        if (op is StoreCode sc) cache.MarkSynced(sc.Sha256);
-        if (op is StoreMedia sm) cache.MarkSynced(sm.Sha256);
+        if (op.Blobs.Count > 0) cache.MarkSynced(op.Blobs);
         if (!localApplied)
         {
             await applier.ApplyAsync(op, local, new ApplyOptions(cloudResult.Code?.Version), ct);

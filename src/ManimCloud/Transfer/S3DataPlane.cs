@@ -18,7 +18,11 @@ public sealed record PartUpload(string Bucket, string Key, string UploadId, int 
 /// <param name="ServerSideEncryption">"AES256", "aws:kms" or null (no header).</param>
 /// <param name="ChecksumSha256">Also send x-amz-checksum-sha256 (flexible checksums), stored with the object.</param>
 public sealed record ObjectPut(string Bucket, string Key, ReadOnlyMemory<byte> Body, string ContentType, IReadOnlyDictionary<string, string> Metadata,
-    string Sha256Hex, bool ChecksumSha256, string? ServerSideEncryption, string? KmsKeyId, string? StorageClass, bool CreateOnly);
+    string Sha256Hex, bool ChecksumSha256, string? ServerSideEncryption, string? KmsKeyId, string? StorageClass, bool CreateOnly)
+{
+    /// <summary>Stored as the object's Cache-Control (sent as the request's Cache-Control header); null sends none.</summary>
+    public string? CacheControl { get; init; }
+}
 
 /// <summary>A byte range of one object, pinned to a version (or, unversioned, to its ETag).</summary>
 public sealed record RangeRead(string Bucket, string Key, string? VersionId, string? IfMatch, long Offset, int Length);

@@ -53,6 +53,8 @@ public sealed record ManimCloudOptions
     /// <summary>Parts, ranges and small objects over the lean HttpClient + SigV4 path (true) or through the AWS SDK (false, a fallback for diagnosing a store).</summary>
     public bool LeanDataPlane { get; init; } = true;
     public string ManimCommand { get; init; } = "manim";
+    /// <summary>The ffmpeg executable (MANIMCLOUD_FFMPEG, config "ffmpeg"); null: the one on PATH, installed when missing and allowed.</summary>
+    public string? Ffmpeg { get; init; }
     /// <summary>How long a command keeps retrying an unreachable or throttling cloud before it queues the work.</summary>
     public TimeSpan RetryBudget { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>Fail instead of queueing when the cloud cannot take a write now (the caller demands the upload).</summary>
@@ -195,6 +197,7 @@ public sealed record ManimCloudOptions
             PolicyConditions = Pick("MANIMCLOUD_POLICY_CONDITIONS", "policy_conditions") is { } conditions ? Provisioning.PolicyStore.Parse(conditions) : null,
             Delivery = ManimCloud.Delivery.DeliveryOptions.Load(Pick),
             Monitoring = Operations.Monitoring.MonitoringOptions.Load(Pick),
+            Ffmpeg = Pick("MANIMCLOUD_FFMPEG", "ffmpeg"),
         };
     }
 

@@ -1,0 +1,66 @@
+using System.Globalization;
+using System.Text;
+
+namespace ManimCloud.Streaming;
+
+/// <summary>
+/// Scrubbing previews: a thumbnail every <see cref="IntervalSeconds"/>, fitted into a <see cref="ThumbnailWidth"/> x
+/// <see cref="ThumbnailHeight"/> box, laid out in sprite sheets of <see cref="Columns"/> x <see cref="MaxRows"/>, and a
+/// WebVTT file whose cues point into the sheets with media fragments (`sprite_001.jpg#xywh=x,y,w,h`), as players'
+/// thumbnail plugins expect.
+/// </summary>
+public sealed record Storyboard
+{
+    public double IntervalSeconds { get; init; } = 2;
+    public int ThumbnailWidth { get; init; } = 160;
+    public int ThumbnailHeight { get; init; } = 90;
+    public int Columns { get; init; } = 10;
+    public int MaxRows { get; init; } = 10;
+
+    public static Storyboard Default { get; } = new();
+
+    public int PerSheet => Columns * MaxRows;
+
+    /// <summary>The filter that makes the thumbnails from a scene's decoded frames (one decode shared with the encode).</summary>
+    public string ThumbnailFilter => string.Create(CultureInfo.InvariantCulture,
+        $"fps=1/{IntervalSeconds:0.###},scale={ThumbnailWidth}:{ThumbnailHeight}:force_original_aspect_ratio=decrease:flags=bicubic," +
+        $"pad={ThumbnailWidth}:{ThumbnailHeight}:(ow-iw)/2:(oh-ih)/2,setsar=1");
+
+    /// <summary>One thumbnail's place on the timeline.</summary>
+    public sealed record Cue(double Start, double End, int Sheet, int Index);
+
+    /// <summary>
+    /// Cues for the scenes' thumbnails in order: scene k's i-th thumbnail covers [i·interval, (i+1)·interval) of that
+    /// scene, the last one up to the scene's end.
+    /// </summary>
+    public IReadOnlyList<Cue> Layout(IReadOnlyList<(double Start, double Duration, int Thumbnails)> scenes)
+    {
+        var cues = new List<Cue>();
+        foreach (var (start, duration, count) in scenes)
+            for (var i = 0; i < count; i++)
+            {
+                var from = start + i * IntervalSeconds;
+                if (from >= start + duration) break;
+                var to = i == count - 1 ? start + duration : Math.Min(start + duration, from + IntervalSeconds);
+                cues.Add(new Cue(from, to, cues.Count / PerSheet + 1, cues.Count % PerSheet));
+            }
+        return cues;
+    }
+
+    public string WebVtt(IReadOnlyList<Cue> cues, Func<int, string> sheetUri)
+    {
+        var b = new StringBuilder("WEBVTT\n");
+        foreach (var c in cues)
+        {
+            var (x, y) = (c.Index % Columns * ThumbnailWidth, c.Index / Columns * ThumbnailHeight);
+            b.Append(CultureInfo.InvariantCulture, $"\n{Time(c.Start)} --> {Time(c.End)}\n{sheetUri(c.Sheet)}#xywh={x},{y},{ThumbnailWidth},{ThumbnailHeight}\n");
+        }
+        return b.ToString();
+    }
+
+    private static string Time(double seconds)
+    {
+        var t = TimeSpan.FromMilliseconds(Math.Round(seconds * 1000));
+        return string.Create(CultureInfo.InvariantCulture, $"{(int)t.TotalHours:D2}:{t.Minutes:D2}:{t.Seconds:D2}.{t.Milliseconds:D3}");
+    }
+}
