@@ -5,12 +5,14 @@ using ManimCloud.Domain;
 using ManimCloud.Metadata;
 using ManimCloud.Rendering;
 using ManimCloud.Storage;
+using ManimCloud.Streaming;
 
 namespace ManimCloud.Cli.Commands;
 
 /// <summary>
 /// The main job end to end on whatever is configured (the embedded workspace by default): create a video, store
-/// two code versions, render and store scene clips and the full video, read everything back and verify it.
+/// two code versions, render and store scene clips and the full video, read everything back and verify it, and
+/// transcode the clips into a streaming ladder (HLS + DASH). ffmpeg is installed first when missing and allowed.
 /// </summary>
 internal static class DemoCommand
 {
@@ -38,12 +40,12 @@ internal static class DemoCommand
                 ctx.Progress($"stored code versions {v1.Version} and {v2.Version}");
 
                 await client.UpdateVideoAsync(video.Id, null, null, null, VideoStatus.Rendering, null, ct);
-                var renderer = new TestRenderer();
+                var renderer = new TestRenderer(client.Options.Ffmpeg);
                 var clips = new List<string>();
                 for (var scene = 1; scene <= sceneCount; scene++)
                 {
                     var path = Path.Combine(work.FullName, $"scene_{scene:D3}.mp4");
-                    await renderer.RenderClipAsync(path, scene, 1.0, ct);
+                    await renderer.RenderClipAsync(path, scene, 1.0, ct, size: "1280x720");
                     clips.Add(path);
                     var m = (await client.PutMediaAsync(video.Id, MediaSlot.ForScene(scene), path, ct)).Value;
                     ctx.Progress($"rendered and stored {m.Key} ({m.Size} bytes)");
@@ -71,6 +73,20 @@ internal static class DemoCommand
                 if (checks.Any(c => c!["equal"]!.GetValue<bool>() == false))
                     throw new ManimCloudException(ErrorKind.Fatal, "Demo read-back differs from what was stored.", "This is a bug; please report it.");
 
+                // The streaming ladder (HLS + DASH, 720p and 480p from these 720p clips), made here with ffmpeg.
+                var ladder = await client.Streaming.TranscodeAsync(video.Id, null, "local", new Progress<TranscodeProgress>(p =>
+                {
+                    if (p.Stage != "encoding") ctx.Progress($"transcode: {(p.Scene > 0 ? $"scene {p.Scene} " : "")}{p.Stage}");
+                }), ct);
+                foreach (var key in new[] { ladder.Set.HlsMasterKey, ladder.Set.DashManifestKey })
+                {
+                    var head = await client.Local.Videos.HeadAsync(key, ct);
+                    checks.Add((JsonNode)new JsonObject { ["what"] = key, ["equal"] = head is not null && head.Sha256 == ladder.Set.Manifests[key] });
+                }
+                ctx.Progress($"ladder {string.Join("/", ladder.Set.Rungs.Select(r => r.Name))}: {ladder.Set.HlsMasterKey}");
+                if (checks.Any(c => c!["equal"]!.GetValue<bool>() == false))
+                    throw new ManimCloudException(ErrorKind.Fatal, "Demo read-back of the streaming ladder differs from what was published.", "This is a bug; please report it.");
+
                 var record = await client.GetVideoAsync(video.Id, ct);
                 var history = await client.CodeHistoryAsync(video.Id, ct);
                 var json = new JsonObject
@@ -78,6 +94,7 @@ internal static class DemoCommand
                     ["video"] = RecordJson.ToJson(record),
                     ["code_history"] = new JsonArray(history.Select(h => (JsonNode)RecordJson.ToJson(h)).ToArray()),
                     ["verified"] = checks,
+                    ["renditions"] = RenditionJson.ToJson(ladder.Set),
                     ["workspace"] = client.Options.Home,
                     ["mode"] = client.Cloud is null ? "local" : "aws",
                 };

@@ -1,21 +1,28 @@
-using System.Diagnostics;
-using ManimCloud.Domain;
+using System.Globalization;
+using ManimCloud.Streaming;
 
 namespace ManimCloud.Rendering;
 
 /// <summary>
 /// Stands in for Manim in tests and the demo: real H.264 MP4 clips made by ffmpeg from its test sources,
-/// and a full video concatenated from them.
+/// and a full video concatenated from them. ffmpeg comes from <see cref="FfmpegLocator"/> (installed when missing and allowed)
+/// unless a path is given.
 /// </summary>
-public sealed class TestRenderer(string ffmpeg = "ffmpeg")
+public sealed class TestRenderer(string? ffmpeg = null)
 {
-    public async Task RenderClipAsync(string outPath, int scene, double seconds, CancellationToken ct, string size = "320x180")
+    /// <param name="rate">Frames per second (Manim renders 15 at low quality, 60 at high).</param>
+    /// <param name="audio">With a sine tone; Manim's own clips are silent (no audio stream at all).</param>
+    /// <param name="pixelFormat">yuv420p; yuv444p allows odd sizes.</param>
+    public async Task RenderClipAsync(string outPath, int scene, double seconds, CancellationToken ct, string size = "320x180",
+        int rate = 25, bool audio = true, string pixelFormat = "yuv420p")
     {
         // A different pattern and tone per scene, so clips are distinguishable and hashes differ.
         var pattern = (scene % 3) switch { 0 => "testsrc2", 1 => "smptebars", _ => "rgbtestsrc" };
-        await RunAsync(["-y", "-loglevel", "error", "-f", "lavfi", "-i", $"{pattern}=size={size}:rate=25:duration={seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
-            "-f", "lavfi", "-i", $"sine=frequency={220 * scene}:duration={seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", "-movflags", "+faststart", outPath], ct);
+        var duration = seconds.ToString(CultureInfo.InvariantCulture);
+        List<string> args = ["-y", "-loglevel", "error", "-f", "lavfi", "-i", $"{pattern}=size={size}:rate={rate}:duration={duration}"];
+        if (audio) args.AddRange(["-f", "lavfi", "-i", $"sine=frequency={220 * scene}:duration={duration}", "-c:a", "aac", "-shortest"]);
+        args.AddRange(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", pixelFormat, "-movflags", "+faststart", outPath]);
+        await RunAsync(args, ct);
     }
 
     public async Task ConcatAsync(IReadOnlyList<string> clips, string outPath, CancellationToken ct)
@@ -29,22 +36,9 @@ public sealed class TestRenderer(string ffmpeg = "ffmpeg")
         finally { File.Delete(list); }
     }
 
-    private async Task RunAsync(string[] args, CancellationToken ct)
+    private async Task RunAsync(IReadOnlyList<string> args, CancellationToken ct)
     {
-        Process process;
-        try
-        {
-            process = Process.Start(new ProcessStartInfo(ffmpeg, args) { RedirectStandardError = true, UseShellExecute = false })!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new ManimCloudException(ErrorKind.ClientError, $"ffmpeg was not found ('{ffmpeg}').",
-                "Install it (`apt-get install -y ffmpeg` on Debian/Ubuntu, `brew install ffmpeg` on macOS).", e);
-        }
-        var stderr = process.StandardError.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct);
-        if (process.ExitCode != 0)
-            throw new ManimCloudException(ErrorKind.Fatal, $"ffmpeg failed ({process.ExitCode}): {(await stderr).Trim()}",
-                "Check that this ffmpeg build has libx264 and aac.");
+        var exe = (await FfmpegLocator.LocateAsync(ffmpeg, null, ct)).Ffmpeg;
+        await FfmpegProcess.RunAsync(exe, ["-nostdin", .. args], "a test clip", null, ct);
     }
 }

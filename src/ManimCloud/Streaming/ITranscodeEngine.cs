@@ -65,7 +65,7 @@ public static class RenditionObjects
     /// <summary>Segments, images and storyboards never change once published: a year, immutable.</summary>
     public const string ImmutableCacheControl = "public, max-age=31536000, immutable";
     /// <summary>Manifests are rewritten when a version is transcoded again: short, and revalidated.</summary>
-    public const string ManifestCacheControl = "public, max-age=10, must-revalidate";
+    public const string ManifestCacheControl = "public, max-age=10";
 
     public static string CacheControl(RenditionObjectKind kind) =>
         kind == RenditionObjectKind.Manifest ? ManifestCacheControl : ImmutableCacheControl;

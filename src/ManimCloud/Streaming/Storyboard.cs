@@ -22,8 +22,9 @@ public sealed record Storyboard
     public int PerSheet => Columns * MaxRows;
 
     /// <summary>The filter that makes the thumbnails from a scene's decoded frames (one decode shared with the encode).</summary>
+    /// <remarks>select, not fps: the first frame and then one each interval, so a 0.6 s scene still gets its thumbnail.</remarks>
     public string ThumbnailFilter => string.Create(CultureInfo.InvariantCulture,
-        $"fps=1/{IntervalSeconds:0.###},scale={ThumbnailWidth}:{ThumbnailHeight}:force_original_aspect_ratio=decrease:flags=bicubic," +
+        $"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{IntervalSeconds - 0.001:0.###})',scale={ThumbnailWidth}:{ThumbnailHeight}:force_original_aspect_ratio=decrease:flags=bicubic," +
         $"pad={ThumbnailWidth}:{ThumbnailHeight}:(ow-iw)/2:(oh-ih)/2,setsar=1");
 
     /// <summary>One thumbnail's place on the timeline.</summary>

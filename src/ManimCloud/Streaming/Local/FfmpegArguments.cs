@@ -85,7 +85,7 @@ public static class FfmpegArguments
         }
         if (audio != SceneAudio.None)
             args.AddRange(AudioTrack(ladder, audio == SceneAudio.Source ? "0:a:0" : "1:a:0", durationSeconds, Path.Combine(outDir, "audio")));
-        args.AddRange(["-map", "[thumbs]", "-c:v", "mjpeg", "-q:v", "5", "-an", "-f", "image2", "-start_number", "1",
+        args.AddRange(["-map", "[thumbs]", "-c:v", "mjpeg", "-q:v", "5", "-an", "-fps_mode", "passthrough", "-f", "image2", "-start_number", "1",
             Path.Combine(outDir, "thumbs", "%05d.jpg")]);
         return args;
     }
@@ -101,7 +101,7 @@ public static class FfmpegArguments
 
     /// <summary>Thumbnails of a scene whose segments are reused but whose thumbnails this machine does not have.</summary>
     public static IReadOnlyList<string> Thumbnails(string source, Storyboard storyboard, string outDir) =>
-        [.. Common, "-xerror", "-i", source, "-map", "0:v:0", "-vf", storyboard.ThumbnailFilter, "-c:v", "mjpeg", "-q:v", "5",
+        [.. Common, "-xerror", "-i", source, "-map", "0:v:0", "-vf", storyboard.ThumbnailFilter, "-c:v", "mjpeg", "-q:v", "5", "-fps_mode", "passthrough",
             "-f", "image2", "-start_number", "1", Path.Combine(outDir, "thumbs", "%05d.jpg")];
 
     /// <summary>The poster: one frame <paramref name="atSeconds"/> into the first scene, at the top rung's size.</summary>
