@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 using ManimCloud.Domain;
 using ManimCloud.Local;
 using ManimCloud.Storage;
-using ManimCloud.Streaming.Local;
+using ManimCloud.Streaming.Ffmpeg;
 using ManimCloud.Sync;
 
 namespace ManimCloud.Streaming;
@@ -195,5 +195,18 @@ public static class TranscodeEngines
 {
     public const string MediaConvert = "mediaconvert";
 
-    internal static IEnumerable<(string Name, Func<CancellationToken, Task<ITranscodeEngine>> Engine)> Configured(ManimCloudClient client) => [];
+    internal static IEnumerable<(string Name, Func<CancellationToken, Task<ITranscodeEngine>> Engine)> Configured(ManimCloudClient client)
+    {
+        // MediaConvert is told each clip's size and sound, probed here with the same checks as the local engine's, so
+        // a bad clip is refused before a job is submitted.
+        var mediaConvert = global::ManimCloud.Streaming.MediaConvert.MediaConvertEngine.TryCreate(client.Options, client.Aws, client.Cloud, client.Catalog, async (source, ct) =>
+        {
+            var tools = await FfmpegLocator.LocateAsync(client.Options.Ffmpeg, null, ct);
+            var info = await Videos.MediaValidation.ProbeAsync(source.LocalPath ?? throw new ManimCloudException(ErrorKind.NotFound,
+                    $"{source.Key} is not on this machine.", "Run `manimcloud sync`, or fetch it with `video get`, then transcode again."),
+                source.Key, tools.Ffprobe, tools.Ffmpeg, ct);
+            return new global::ManimCloud.Streaming.MediaConvert.ClipFacts(info.Width, info.Height, info.HasAudio, info.DurationSeconds);
+        });
+        if (mediaConvert is not null) yield return (MediaConvert, _ => Task.FromResult<ITranscodeEngine>(mediaConvert));
+    }
 }

@@ -3,7 +3,7 @@ using ManimCloud.Domain;
 using ManimCloud.Local;
 using ManimCloud.Rendering;
 using ManimCloud.Streaming;
-using ManimCloud.Streaming.Local;
+using ManimCloud.Streaming.Ffmpeg;
 using ManimCloud.Tests.Support;
 
 namespace ManimCloud.Tests.Streaming;

@@ -4,7 +4,7 @@ using ManimCloud.Domain;
 using ManimCloud.Local;
 using ManimCloud.Videos;
 
-namespace ManimCloud.Streaming.Local;
+namespace ManimCloud.Streaming.Ffmpeg;
 
 /// <summary>
 /// The ladder made on this machine with ffmpeg. Per scene, one ffmpeg run decodes the clip once and feeds every rung,

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace ManimCloud.Streaming.Local;
+namespace ManimCloud.Streaming.Ffmpeg;
 
 /// <summary>What the manifests need from a CMAF track's init segment.</summary>
 public sealed record Fmp4Track(uint Timescale, string Handler, string? Codecs);

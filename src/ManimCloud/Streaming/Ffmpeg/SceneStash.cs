@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using ManimCloud.Local;
 
-namespace ManimCloud.Streaming.Local;
+namespace ManimCloud.Streaming.Ffmpeg;
 
 /// <summary>
 /// The scenes this workspace has finished encoding, by segment folder: their index and the blobs of their storyboard

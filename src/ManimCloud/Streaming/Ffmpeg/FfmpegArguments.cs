@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace ManimCloud.Streaming.Local;
+namespace ManimCloud.Streaming.Ffmpeg;
 
 /// <summary>What a scene's audio track is made from.</summary>
 public enum SceneAudio { None, Source, Silence }
