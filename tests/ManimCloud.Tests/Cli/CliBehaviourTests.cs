@@ -14,10 +14,11 @@ public class CliBehaviourTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal("local", (string)r.Json["mode"]!);
         var verified = r.Json["verified"]!.AsArray();
-        Assert.Equal(4, verified.Count); // 2 clips, the full video, the code versions
+        Assert.Equal(6, verified.Count); // 2 clips, the full video, the code versions, the HLS master and the DASH MPD
         Assert.All(verified, v => Assert.True((bool)v!["equal"]!));
         Assert.Equal(2, (int)r.Json["video"]!["current_version"]!);
-        Assert.Equal("uploaded", (string)r.Json["video"]!["status"]!);
+        Assert.Equal("ready", (string)r.Json["video"]!["status"]!); // the demo ends with a published ladder
+        Assert.Equal(["720p", "480p"], r.Json["renditions"]!["rungs"]!.AsArray().Select(g => (string)g!["name"]!));
         Assert.Contains("created video", r.Stderr); // progress goes to stderr, never into the JSON
     }
 
