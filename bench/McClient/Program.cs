@@ -17,6 +17,9 @@ try
         Region = "us-east-1",
         ChecksumMode = a.WhenRequired ? ChecksumMode.WhenRequired : ChecksumMode.WhenSupported,
     });
+    // Telemetry exactly as the CLI starts it: nothing at all unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    using var telemetry = ManimCloud.Operations.Telemetry.TelemetryHost.Start(ManimCloud.Operations.Telemetry.TelemetrySettings.From(null, null));
+    using var command = ManimCloud.Operations.Telemetry.OperationScope.Start(a.Upload ? "bench upload" : "bench download");
     // How this program was compiled: Native AOT has no JIT (bench/run.sh builds it so when it can, as ./manimcloud does).
     var build = System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "JIT/ReadyToRun" : "Native AOT";
     Console.WriteLine($"engine={EngineCall.Name}, {build}");

@@ -36,6 +36,13 @@ public sealed record Client(string Id, string Label, bool IsAnchor, Func<Directi
             }),
             // Native AOT when bench/run.sh could build it so (as ./manimcloud builds the CLI), else the ReadyToRun build.
             new("manimcloud", "ManimCloud", false, (d, t) => Child(File.Exists(Exe("McClient", "aot")) ? Exe("McClient", "aot") : Exe("McClient"), d, t)),
+            // The same client with OpenTelemetry on (every span and metric exported over OTLP to a loopback sink): the
+            // cost of observability (issue 13: CPU per GiB within 3 % of the client with it off).
+            new("manimcloud-otel", "ManimCloud, telemetry on (OTLP)", false, (d, t) =>
+            {
+                var (exe, args) = Child(File.Exists(Exe("McClient", "aot")) ? Exe("McClient", "aot") : Exe("McClient"), d, t);
+                return ("/usr/bin/env", [$"OTEL_EXPORTER_OTLP_ENDPOINT={OtlpSink.Url}", exe, .. args]);
+            }),
         ];
     }
 }
