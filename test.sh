@@ -25,6 +25,14 @@ if ! command -v aws >/dev/null 2>&1; then
   python3 -m pip install --quiet awscli
 fi
 command -v dotnet >/dev/null 2>&1 || { say "error: the .NET 10 SDK (dotnet) is required"; exit 1; }
+# Ceph RGW, a real S3 implementation, for the compatibility tests (tests/ManimCloud.Tests/Compatibility): from Debian,
+# about a minute. MANIMCLOUD_TEST_CEPH=off leaves those tests out (they are then reported as skipped, with why).
+ceph_mode="${MANIMCLOUD_TEST_CEPH:-on}"
+if [ "$ceph_mode" != off ] && ! command -v radosgw >/dev/null 2>&1; then
+  say "installing Ceph (ceph-mon ceph-osd radosgw ceph-common, apt)…"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq ceph-mon ceph-osd radosgw ceph-common >/dev/null
+fi
 
 # Which CLI the tests run (read before the scrub below): MANIMCLOUD_TEST_CLI names a native one; MANIMCLOUD_BUILD=aot
 # insists on the Native AOT build, r2r or jit skips it; unset, the AOT build is used when it can be made.
@@ -58,8 +66,12 @@ else
   say "CLI under test: ManimCloud.Cli.dll beside the tests (JIT, run with dotnet)"
 fi
 
+# The tests bring their gateway up on first use and stop it when they end; should the test process be killed, this
+# stops it (by the folder the tests were told to use) so nothing is left on ports 6789/7480.
+export MANIMCLOUD_TEST_CEPH="$ceph_mode" MANIMCLOUD_TEST_CEPH_DIR="${TMPDIR:-/tmp}/manimcloud-test-ceph-$$"
+
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; CEPH_DIR="$MANIMCLOUD_TEST_CEPH_DIR" bash "$root/bench/ceph/ceph-rgw-down.sh"' EXIT
 set +e
 dotnet test "$root/tests/ManimCloud.Tests/ManimCloud.Tests.csproj" -nologo "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -73,12 +73,14 @@ public sealed class ManimCloudClient : IDisposable
             };
             // Large uploads are journaled in the workspace, so a crash or kill resumes them (`uploads resume`).
             Journal = new UploadJournal(Catalog);
+            // So are large downloads (`video get`): a killed one continues from the ranges it already has.
+            var downloads = new DownloadJournal(Catalog);
             Cloud = new Backend("aws",
-                new S3ObjectStore(Aws.S3, options.VideoBucket!, settings, retry, Journal),
-                new S3ObjectStore(Aws.S3, options.CodeBucket!, settings, retry, Journal),
+                new S3ObjectStore(Aws.S3, options.VideoBucket!, settings, retry, Journal, downloads),
+                new S3ObjectStore(Aws.S3, options.CodeBucket!, settings, retry, Journal, downloads),
                 new DynamoMetadataStore(Aws.DynamoDB, options.Table!, retry));
             Sync = new SyncEngine(Local, Cloud, Outbox, _applier, Cache, Health, Audit, options.ConflictPolicy);
-            Uploads = new Uploads(Aws.S3, retry, Journal);
+            Uploads = new Uploads(Aws.S3, retry, Journal) { Downloads = downloads };
         }
         Delivery = new Delivery.DeliveryService(options, Aws, Catalog);
         Streaming = new Streaming.TranscodeService(this);

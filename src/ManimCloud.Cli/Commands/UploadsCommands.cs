@@ -31,12 +31,13 @@ internal static class UploadsCommands
 
     private static Command List()
     {
-        var c = new Command("list", "List unfinished uploads this workspace knows, and others found in the buckets.");
+        var c = new Command("list", "List unfinished uploads this workspace knows, others found in the buckets, and interrupted downloads.");
         CliContext.Bind(c, async (_, ctx, ct) =>
         {
             var uploads = Require(ctx);
             var known = await uploads.ListAsync(ct);
             var o = ctx.Client.Options;
+            var downloads = uploads.Downloads?.List() ?? [];
             var unknown = new List<RemoteUpload>();
             foreach (var bucket in new[] { o.VideoBucket!, o.CodeBucket! })
                 unknown.AddRange((await uploads.ListInBucketAsync(bucket, "", ct)).Where(u => u.JournalId is null));
@@ -47,13 +48,22 @@ internal static class UploadsCommands
                 {
                     ["bucket"] = u.Bucket, ["key"] = u.Key, ["upload_id"] = u.UploadId, ["initiated"] = u.Initiated?.ToString("O"),
                 }).ToArray()),
+                ["downloads"] = new JsonArray(downloads.Select(d => (JsonNode)new JsonObject
+                {
+                    ["id"] = d.Id, ["bucket"] = d.Bucket, ["key"] = d.Key, ["version_id"] = d.VersionId, ["destination"] = d.Destination,
+                    ["size"] = d.Size, ["ranges_done"] = d.RangesDone, ["ranges_total"] = d.RangeCount, ["bytes_done"] = d.BytesDone,
+                    ["started_at"] = d.CreatedAt.ToString("O"), ["updated_at"] = d.UpdatedAt.ToString("O"),
+                }).ToArray()),
             };
             var text = new StringBuilder();
             foreach (var e in known)
                 text.AppendLine($"{e.Id}  s3://{e.Bucket}/{e.Key}  {e.PartsDone}/{e.PartCount} parts, {e.BytesDone >> 20}/{e.Size >> 20} MiB, since {e.CreatedAt:yyyy-MM-dd HH:mm}");
             foreach (var u in unknown)
                 text.AppendLine($"(not this workspace's)  s3://{u.Bucket}/{u.Key}  upload {u.UploadId}, since {u.Initiated:yyyy-MM-dd HH:mm} — `uploads abort --all` cleans these");
-            if (text.Length == 0) text.Append("no unfinished uploads");
+            foreach (var d in downloads)
+                text.AppendLine($"download {d.Id}  s3://{d.Bucket}/{d.Key} -> {d.Destination}  {d.RangesDone}/{d.RangeCount} ranges, "
+                    + $"{d.BytesDone >> 20}/{d.Size >> 20} MiB, since {d.CreatedAt:yyyy-MM-dd HH:mm} — the same `video get` continues it");
+            if (text.Length == 0) text.Append("no unfinished uploads or downloads");
             return new CliResult(j, text.ToString().TrimEnd());
         });
         return c;

@@ -29,14 +29,15 @@ public sealed record S3StoreSettings(string? KmsKeyId, bool UseStorageClasses, b
 /// (SSE-S3, or SSE-KMS with a key); the SHA-256 of the content travels as object metadata and is verified on read.
 /// Large objects go through the <see cref="TransferEngine"/> (parallel parts, resumable when a journal is given).
 /// </summary>
-public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings settings, RetryPipeline retry, UploadJournal? journal = null)
+public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings settings, RetryPipeline retry, UploadJournal? journal = null,
+    DownloadJournal? downloads = null)
     : IObjectStore, IObjectLockStore, ITransferringObjectStore
 {
     public string Name => $"s3://{bucket}";
     public string Bucket => bucket;
 
     /// <summary>The engine behind large uploads and downloads, for callers that want progress or a file download.</summary>
-    public TransferEngine Transfers { get; } = new(s3, retry, journal);
+    public TransferEngine Transfers { get; } = new(s3, retry, journal, downloads: downloads);
 
     public Task<StoredObject> PutAsync(ObjectWrite write, Stream content, CancellationToken ct) => PutAsync(write, content, null, ct);
 
@@ -54,6 +55,26 @@ public sealed class S3ObjectStore(IAmazonS3 s3, string bucket, S3StoreSettings s
         // overwrite a locked version and needs no lock check first.
         if (!write.CreateOnly || multipart) await EnsureNotLockedAsync(write.Key, "overwritten", ct);
         var start = content.Position;
+        try
+        {
+            return await PutOnceAsync(write, content, progress, multipart, start, ct);
+        }
+        catch (ManimCloudException e) when (!multipart && StoreRefusal.Suspected(e, SseHeader, StorageClassOf(write.Kind)))
+        {
+            // (A multipart upload's refusal is explained by the engine, at its creation.)
+            throw await Transfers.Refusals.ExplainAsync(e, bucket, write.Key, SseHeader, StorageClassOf(write.Kind), ct);
+        }
+    }
+
+    /// <summary>The x-amz-server-side-encryption value this store's writes send, or null.</summary>
+    private string? SseHeader => settings.KmsKeyId is not null ? ServerSideEncryptionMethod.AWSKMS.Value
+        : settings.RequestEncryption ? ServerSideEncryptionMethod.AES256.Value : null;
+
+    private string? StorageClassOf(ObjectKind kind) => settings.UseStorageClasses ? StorageClassFor(kind).Value : null;
+
+    private async Task<StoredObject> PutOnceAsync(ObjectWrite write, Stream content, IProgress<TransferProgress>? progress, bool multipart, long start,
+        CancellationToken ct)
+    {
         var versionId = multipart
             ? await PutMultipartAsync(write, content, progress, ct)
             : write.Size <= LeanPutLimit && _plane is { } plane && plane.CanAddress(bucket, write.Key) && write.Metadata.Values.All(IsAscii)

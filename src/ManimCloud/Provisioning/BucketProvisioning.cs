@@ -12,7 +12,8 @@ namespace ManimCloud.Provisioning;
 /// Reading writes nothing; every write is in a step's apply.
 /// </summary>
 internal sealed class BucketProvisioning(
-    IAmazonS3 s3, RetryPipeline retry, BucketRole role, string bucket, string region, bool customEndpoint, KmsKeyRef? kms, PolicyStore policyStore)
+    IAmazonS3 s3, RetryPipeline retry, BucketRole role, string bucket, string region, bool customEndpoint, KmsKeyRef? kms, PolicyStore policyStore,
+    bool storageClasses = true)
 {
     private string Resource => $"s3://{bucket}";
     private string NameSetting => role == BucketRole.Videos ? "MANIMCLOUD_VIDEO_BUCKET" : "MANIMCLOUD_CODE_BUCKET";
@@ -58,12 +59,12 @@ internal sealed class BucketProvisioning(
             DescribeEncryption((await s3.GetBucketEncryptionAsync(new GetBucketEncryptionRequest { BucketName = bucket }, t))
                 .ServerSideEncryptionConfiguration?.ServerSideEncryptionRules?.FirstOrDefault()),
             ["ServerSideEncryptionConfigurationNotFoundError"], ct);
-        checks.Add(ProvisionCheck.Compare(Resource, "encryption", encryption, DesiredEncryption, PutEncryptionAsync));
+        checks.Add(ProvisionCheck.Compare(Resource, "encryption", encryption, DesiredEncryption, Optional("default encryption", EncryptionMeaning, PutEncryptionAsync)));
 
         var publicAccess = await ReadAsync("public access block", async t =>
             DescribePublicAccess((await s3.GetPublicAccessBlockAsync(new GetPublicAccessBlockRequest { BucketName = bucket }, t)).PublicAccessBlockConfiguration),
             ["NoSuchPublicAccessBlockConfiguration"], ct);
-        checks.Add(ProvisionCheck.Compare(Resource, "public_access_block", publicAccess, PublicAccessBlocked, BlockPublicAccessAsync));
+        checks.Add(ProvisionCheck.Compare(Resource, "public_access_block", publicAccess, PublicAccessBlocked, Optional("Block Public Access", PublicAccessMeaning, BlockPublicAccessAsync)));
 
         var policyText = await ReadAsync("bucket policy", async t =>
         {
@@ -92,11 +93,11 @@ internal sealed class BucketProvisioning(
             currentRules = (await s3.GetLifecycleConfigurationAsync(new GetLifecycleConfigurationRequest { BucketName = bucket }, t)).Configuration?.Rules;
             return currentRules is { Count: > 0 } ? LifecycleRules.Canonical(currentRules) : SettingValue.None;
         }, ["NoSuchLifecycleConfiguration"], ct);
-        var desiredRules = LifecycleRules.Desired(role, currentRules);
-        checks.Add(ProvisionCheck.Compare(Resource, "lifecycle", lifecycle, LifecycleRules.Canonical(desiredRules), t => PutLifecycleAsync(desiredRules, t),
+        var desiredRules = LifecycleRules.Desired(role, currentRules, storageClasses);
+        checks.Add(ProvisionCheck.Compare(Resource, "lifecycle", lifecycle, LifecycleRules.Canonical(desiredRules), Optional("these lifecycle rules", LifecycleMeaning, t => PutLifecycleAsync(desiredRules, t)),
             Difference("rule",
                 (currentRules ?? []).Select(r => ((string?)r.Id, LifecycleRules.Canonical(r))),
-                LifecycleRules.Ours(role).Select(r => ((string?)r.Id, LifecycleRules.Canonical(r))),
+                LifecycleRules.Ours(role, storageClasses).Select(r => ((string?)r.Id, LifecycleRules.Canonical(r))),
                 (currentRules ?? []).Count(r => !LifecycleRules.IsOurs(r)))));
         return checks;
     }
@@ -104,7 +105,7 @@ internal sealed class BucketProvisioning(
     private List<ProvisionCheck> PlanCreation()
     {
         var desiredPolicy = BucketPolicy.Desired(bucket, Partition, null, policyStore);
-        var desiredRules = LifecycleRules.Desired(role, null);
+        var desiredRules = LifecycleRules.Desired(role, null, storageClasses);
         var checks = new List<ProvisionCheck>
         {
             ProvisionCheck.OnCreate(Resource, "bucket", "exists", CreateAsync,
@@ -113,14 +114,39 @@ internal sealed class BucketProvisioning(
             ProvisionCheck.OnCreate(Resource, "versioning", VersioningEnabled, EnableVersioningAsync),
         };
         if (ObjectLock) checks.Add(ProvisionCheck.OnCreate(Resource, "object_lock", "Enabled", null, "Set at creation."));
-        checks.Add(ProvisionCheck.OnCreate(Resource, "encryption", DesiredEncryption, PutEncryptionAsync));
-        checks.Add(ProvisionCheck.OnCreate(Resource, "public_access_block", PublicAccessBlocked, BlockPublicAccessAsync));
+        checks.Add(ProvisionCheck.OnCreate(Resource, "encryption", DesiredEncryption, Optional("default encryption", EncryptionMeaning, PutEncryptionAsync)));
+        checks.Add(ProvisionCheck.OnCreate(Resource, "public_access_block", PublicAccessBlocked, Optional("Block Public Access", PublicAccessMeaning, BlockPublicAccessAsync)));
         checks.Add(desiredPolicy is null
             ? new(new ProvisionStep(Resource, "policy", SettingValue.None, SettingValue.None, StepAction.Unchanged, PolicyNote.TrimStart()))
             : ProvisionCheck.OnCreate(Resource, "policy", PolicyJson.Normalize(desiredPolicy), t => PutPolicyAsync(desiredPolicy, t), PolicyNote.TrimStart() is { Length: > 0 } n ? n : null));
-        checks.Add(ProvisionCheck.OnCreate(Resource, "lifecycle", LifecycleRules.Canonical(desiredRules), t => PutLifecycleAsync(desiredRules, t)));
+        checks.Add(ProvisionCheck.OnCreate(Resource, "lifecycle", LifecycleRules.Canonical(desiredRules), Optional("these lifecycle rules", LifecycleMeaning, t => PutLifecycleAsync(desiredRules, t))));
         return checks;
     }
+
+    /// <summary>
+    /// On an S3-compatible store (a custom endpoint), a setting the store refuses as unsupported is skipped and
+    /// reported with what that means (<see cref="StepAction.Unsupported"/>), and the other settings still apply. On
+    /// AWS every refusal stays a failure: AWS supports all of them, so a refusal there is a real problem.
+    /// </summary>
+    private Func<CancellationToken, Task> Optional(string what, string meaning, Func<CancellationToken, Task> apply) => async ct =>
+    {
+        try
+        {
+            await apply(ct);
+        }
+        catch (ManimCloudException e) when (customEndpoint && SettingRead.IsRefusedAsUnsupported(e))
+        {
+            throw new UnsupportedByStoreException(
+                $"The store does not support {what} (it answered {SettingRead.ErrorCode(e) ?? e.Kind.ToString()}): skipped. {meaning}", e);
+        }
+    };
+
+    private const string EncryptionMeaning = "Objects are encrypted at rest only where the store encrypts what ManimCloud writes; "
+        + "a store without server-side encryption refuses ManimCloud's per-object SSE header too (MANIMCLOUD_REQUEST_ENCRYPTION, docs/runbook.md).";
+    private const string PublicAccessMeaning = "Keep the bucket private with the store's own access rules (Ceph RGW buckets are private unless an ACL or policy opens them).";
+    private string LifecycleMeaning => "Incomplete multipart uploads are not aborted by the store (`manimcloud uploads abort --all --older-than-hours 168` does it), "
+        + "and temporary objects and old versions do not expire."
+        + (storageClasses ? " If the store only refuses the storage-class transitions, MANIMCLOUD_STORAGE_CLASSES=off provisions the rules without them." : "");
 
     /// <summary>Says which of ManimCloud's statements or rules are missing or differ, and how many of others' are kept.</summary>
     private static string Difference(string noun, IEnumerable<(string? Id, string Canonical)> current, IEnumerable<(string? Id, string Canonical)> ours, int others)
@@ -287,14 +313,68 @@ internal sealed class BucketProvisioning(
         }, t), ct);
     }
 
-    private Task BlockPublicAccessAsync(CancellationToken ct) => Write("Blocking public access to", t => s3.PutPublicAccessBlockAsync(new PutPublicAccessBlockRequest
-    {
-        BucketName = bucket,
-        PublicAccessBlockConfiguration = new PublicAccessBlockConfiguration
+    private Task PutPublicAccessBlockAsync(bool blockPublicAcls, CancellationToken ct) =>
+        Write("Blocking public access to", t => s3.PutPublicAccessBlockAsync(new PutPublicAccessBlockRequest
         {
-            BlockPublicAcls = true, IgnorePublicAcls = true, BlockPublicPolicy = true, RestrictPublicBuckets = true,
-        },
-    }, t), ct);
+            BucketName = bucket,
+            PublicAccessBlockConfiguration = new PublicAccessBlockConfiguration
+            {
+                BlockPublicAcls = blockPublicAcls, IgnorePublicAcls = true, BlockPublicPolicy = true, RestrictPublicBuckets = true,
+            },
+        }, t), ct);
+
+    /// <summary>
+    /// All four blocks. On an S3-compatible store, a probe write then checks the bucket still takes ManimCloud's writes:
+    /// Ceph RGW 16 refuses every PutObject (AccessDenied) while BlockPublicAcls is on, even a private one. There
+    /// BlockPublicAcls is turned off again (IgnorePublicAcls still makes any public ACL ineffective) and the step is
+    /// reported as not supported. A refusal that stays without it has another cause (the policy, the credentials): the
+    /// four blocks stay and the refusal is left to whatever reports it.
+    /// </summary>
+    private async Task BlockPublicAccessAsync(CancellationToken ct)
+    {
+        await PutPublicAccessBlockAsync(true, ct);
+        if (!customEndpoint || await CanWriteAsync(ct) is not false) return;
+        await PutPublicAccessBlockAsync(false, ct);
+        if (await CanWriteAsync(ct) is not true)
+        {
+            await PutPublicAccessBlockAsync(true, ct);
+            return;
+        }
+        throw new UnsupportedByStoreException("The store refuses every write while BlockPublicAcls is on (Ceph RGW 16 does), so it is left off; "
+            + "IgnorePublicAcls, BlockPublicPolicy and RestrictPublicBuckets are on, so a public ACL still grants nothing.",
+            new InvalidOperationException("probe write refused with BlockPublicAcls on"));
+    }
+
+    /// <summary>
+    /// Whether a small write to tmp/ (expired by the lifecycle rule) is accepted: true, false when refused as access
+    /// denied, null when it failed otherwise (inconclusive). No encryption header: this asks about access only.
+    /// </summary>
+    private async Task<bool?> CanWriteAsync(CancellationToken ct)
+    {
+        var key = $"{Domain.ObjectLayout.TemporaryPrefix}manimcloud-provision-access-probe-{Guid.NewGuid():N}";
+        try
+        {
+            var written = await AwsCall.RunAsync(retry, "Writing an access probe to", Resource, t => s3.PutObjectAsync(new PutObjectRequest
+            {
+                // Empty: a store that refuses before reading the body (RGW answers 403 at once) would otherwise leave the
+                // body's bytes on the connection, and the next request on it fails as a malformed one (400 BadRequest).
+                BucketName = bucket, Key = key, ContentBody = "",
+            }, t), ct);
+            await AwsCall.RunAsync(retry, "Deleting the access probe from", Resource, t => s3.DeleteObjectAsync(new DeleteObjectRequest
+            {
+                BucketName = bucket, Key = key, VersionId = written.VersionId is null or "" or "null" ? null : written.VersionId,
+            }, t), ct);
+            return true;
+        }
+        catch (ManimCloudException e) when (e.Kind == ErrorKind.Auth)
+        {
+            return false;
+        }
+        catch (ManimCloudException)
+        {
+            return null;
+        }
+    }
 
     private static string DescribePolicy(System.Text.Json.Nodes.JsonObject? policy) => policy is null ? SettingValue.None : PolicyJson.Normalize(policy);
 

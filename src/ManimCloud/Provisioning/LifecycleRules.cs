@@ -23,7 +23,11 @@ public static class LifecycleRules
     public const int NoncurrentToGlacierIrDays = 90;
     public const int NoncurrentExpiryDays = 365;
 
-    public static List<LifecycleRule> Ours(BucketRole role)
+    /// <param name="storageClasses">
+    /// False for stores without S3 storage classes (MANIMCLOUD_STORAGE_CLASSES=off): the rules keep their expiry and
+    /// abort parts and leave out every storage-class transition, which such stores refuse.
+    /// </param>
+    public static List<LifecycleRule> Ours(BucketRole role, bool storageClasses = true)
     {
         var rules = new List<LifecycleRule>
         {
@@ -67,12 +71,17 @@ public static class LifecycleRules
                 Filter = new LifecycleFilter { Prefix = Domain.ObjectLayout.VideosPrefix },
                 Transitions = [new() { Days = VideosToIntelligentTieringDays, StorageClass = S3StorageClass.IntelligentTiering }],
             });
+        if (!storageClasses)
+        {
+            foreach (var rule in rules) rule.NoncurrentVersionTransitions = null;
+            rules.RemoveAll(r => r.Transitions is { Count: > 0 });
+        }
         return rules;
     }
 
     /// <summary>The configuration the bucket should have: the current rules that are not ManimCloud's, then ours.</summary>
-    public static List<LifecycleRule> Desired(BucketRole role, IEnumerable<LifecycleRule>? current) =>
-        (current ?? []).Where(r => !IsOurs(r)).Concat(Ours(role)).ToList();
+    public static List<LifecycleRule> Desired(BucketRole role, IEnumerable<LifecycleRule>? current, bool storageClasses = true) =>
+        (current ?? []).Where(r => !IsOurs(r)).Concat(Ours(role, storageClasses)).ToList();
 
     public static bool IsOurs(LifecycleRule rule) => rule.Id?.StartsWith(IdPrefix, StringComparison.Ordinal) == true;
 

@@ -36,6 +36,12 @@ internal static class SettingValue
 /// <summary>Thrown by a step's apply when the store refuses a change that cannot be made in place; the step becomes blocked.</summary>
 internal sealed class CannotFixInPlaceException(string note, Exception inner) : Exception(note, inner);
 
+/// <summary>
+/// Thrown by a step's apply when an S3-compatible store refuses the setting as one it does not support; the step
+/// becomes <see cref="StepAction.Unsupported"/> (skipped and reported) instead of stopping provisioning.
+/// </summary>
+internal sealed class UnsupportedByStoreException(string note, Exception inner) : Exception(note, inner);
+
 /// <summary>Helpers for reading settings through <see cref="Aws.AwsCall"/> where "not configured" is an error code.</summary>
 internal static class SettingRead
 {
@@ -46,6 +52,14 @@ internal static class SettingRead
         e.InnerException is AmazonServiceException s
         && (s.ErrorCode is "NotImplemented" or "UnsupportedOperation" or "MethodNotAllowed"
             || s.StatusCode is System.Net.HttpStatusCode.NotImplemented or System.Net.HttpStatusCode.MethodNotAllowed);
+
+    /// <summary>
+    /// A write an S3-compatible store refused as a request it cannot serve, rather than as a fault of ours: Ceph RGW
+    /// answers a bare InvalidArgument to bucket default encryption without a KMS backend, and to storage classes it
+    /// does not define. Only consulted for custom endpoints; on AWS such an answer stays a failure.
+    /// </summary>
+    public static bool IsRefusedAsUnsupported(ManimCloudException e) =>
+        IsUnsupported(e) || ErrorCode(e) is "InvalidArgument" or "InvalidRequest" or "InvalidStorageClass" or "NotImplemented";
 }
 
 /// <summary>ARN partitions by region prefix.</summary>

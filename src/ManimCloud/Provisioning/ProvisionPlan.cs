@@ -16,6 +16,11 @@ public enum StepAction
     Update,
     /// <summary>The setting differs and cannot be fixed in place; <see cref="ProvisionStep.Note"/> says what to do.</summary>
     Blocked,
+    /// <summary>
+    /// An S3-compatible store refused the setting as one it does not support (Ceph RGW: default encryption without a
+    /// KMS backend); skipped, not fatal. <see cref="ProvisionStep.Note"/> says what that means for the deployment.
+    /// </summary>
+    Unsupported,
 }
 
 /// <summary>
@@ -89,6 +94,9 @@ public sealed class ProvisionPlan(
     /// <summary>Steps that cannot be fixed in place; each one's note says what to do.</summary>
     public int Blocked => steps.Count(s => s.Action == StepAction.Blocked);
 
+    /// <summary>Settings the store does not support (skipped; each one's note says what that means).</summary>
+    public int Unsupported => steps.Count(s => s.Action == StepAction.Unsupported);
+
     /// <summary>Applied steps whose read-back still differs (the store ignored the change, or has not caught up yet).</summary>
     public int NotConverged => steps.Count(s => s.Converged == false);
 
@@ -104,6 +112,7 @@ public sealed class ProvisionPlan(
             ["dry_run"] = !applied,
             ["changed"] = Changed,
             ["blocked"] = Blocked,
+            ["unsupported"] = Unsupported,
             ["not_converged"] = NotConverged,
             ["steps"] = new JsonArray(steps.Select(s => (JsonNode)s.ToJson()).ToArray()),
             ["iam_policy"] = iamPolicy.DeepClone(),
@@ -119,7 +128,8 @@ public sealed class ProvisionPlan(
     {
         var sb = new StringBuilder();
         sb.AppendLine(applied
-            ? $"Provisioned environment '{environment}' in {region}: {Changed} change(s) applied, {Blocked} blocked."
+            ? $"Provisioned environment '{environment}' in {region}: {Changed} change(s) applied, {Blocked} blocked"
+                + (Unsupported > 0 ? $", {Unsupported} not supported by the store (skipped)." : ".")
             : $"Plan for environment '{environment}' in {region} (dry run, nothing written): {Changed} change(s), {Blocked} blocked.");
         var resourceWidth = steps.Count == 0 ? 0 : steps.Max(s => s.Resource.Length);
         var settingWidth = steps.Count == 0 ? 0 : steps.Max(s => s.Setting.Length);
@@ -129,6 +139,7 @@ public sealed class ProvisionPlan(
             {
                 StepAction.Unchanged => "  ",
                 StepAction.Blocked => "!!",
+                StepAction.Unsupported => "--",
                 _ => s.Applied ? "* " : "+ ",
             };
             var what = s.Action == StepAction.Unchanged

@@ -106,6 +106,10 @@ public sealed class Provisioner : IDisposable
             {
                 steps.Add(step with { Action = StepAction.Blocked, Note = e.Message });
             }
+            catch (UnsupportedByStoreException e)
+            {
+                steps.Add(step with { Action = StepAction.Unsupported, Note = e.Message });
+            }
             catch (ManimCloudException e)
             {
                 failure = e;
@@ -217,8 +221,8 @@ public sealed class Provisioner : IDisposable
         var store = PolicyStore;
         // The three resources are independent: read them at the same time (reading is latency-bound), keep the order for applying.
         var resources = await Task.WhenAll(
-            new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms, store).InspectAsync(ct),
-            new BucketProvisioning(_clients.S3, _retry, BucketRole.Code, Names.CodeBucket, Region, customEndpoint, kms, store).InspectAsync(ct),
+            new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms, store, _options.UseStorageClasses).InspectAsync(ct),
+            new BucketProvisioning(_clients.S3, _retry, BucketRole.Code, Names.CodeBucket, Region, customEndpoint, kms, store, _options.UseStorageClasses).InspectAsync(ct),
             new TableProvisioning(_clients.DynamoDB, _retry, Names.Table, kms, TableWaitTimeout).InspectAsync(ct));
         return resources.SelectMany(r => r).ToList();
     }

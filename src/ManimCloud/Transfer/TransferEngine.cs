@@ -22,10 +22,14 @@ namespace ManimCloud.Transfer;
 /// where it can address the object, else the SDK — and the control calls through the SDK client.
 /// Every request goes through the one <see cref="RetryPipeline"/>; throttling lowers the concurrency (AIMD).
 /// </summary>
-public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJournal? journal = null, IS3DataPlane? dataPlane = null)
+public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJournal? journal = null, IS3DataPlane? dataPlane = null,
+    DownloadJournal? downloads = null)
 {
     private readonly SdkDataPlane _sdk = new(s3);
     private readonly IS3DataPlane? _plane = dataPlane ?? HttpS3DataPlane.For(s3);
+
+    /// <summary>Explains a store's bare refusal of a write (no SSE there, no such storage class), found once per bucket.</summary>
+    public StoreRefusal Refusals { get; } = new(s3, retry);
 
     /// <summary>The lean plane when it can address this object (and upload), else the SDK.</summary>
     private IS3DataPlane PlaneFor(string bucket, string key, string? uploadId = null) =>
@@ -361,11 +365,19 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         request.ChecksumAlgorithm = PartChecksum.Algorithm(options.ChecksumMode);
         if (request.ChecksumAlgorithm is not null) request.ChecksumType = ChecksumType.FULL_OBJECT;
         var attempts = 0;
-        var response = await AwsCall.RunAsync(retry, "Starting multipart upload of", Resource(bucket, key), t =>
+        InitiateMultipartUploadResponse response;
+        try
         {
-            attempts++;
-            return s3.InitiateMultipartUploadAsync(request, t);
-        }, ct);
+            response = await AwsCall.RunAsync(retry, "Starting multipart upload of", Resource(bucket, key), t =>
+            {
+                attempts++;
+                return s3.InitiateMultipartUploadAsync(request, t);
+            }, ct);
+        }
+        catch (ManimCloudException e) when (StoreRefusal.Suspected(e, request.ServerSideEncryptionMethod?.Value, options.StorageClass))
+        {
+            throw await Refusals.ExplainAsync(e, bucket, key, request.ServerSideEncryptionMethod?.Value, options.StorageClass, ct);
+        }
         if (attempts > 1) await AbortLostCreationsAsync(bucket, key, response.UploadId, ct);
         return response.UploadId;
     }
@@ -527,10 +539,13 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
 
     /// <summary>
     /// Downloads an object (or one version) with parallel ranged GETs into a temporary file beside
-    /// <paramref name="destination"/>, verifies it, and only then renames it over the destination. An object with a
-    /// FULL_OBJECT CRC32 is verified as the ranges arrive (CRC32 of each range on the worker's buffer, combined in order
-    /// at the end: no second pass); any other is read again for the SHA-256 recorded with it. A failure or cancellation
-    /// leaves the destination untouched. <see cref="DownloadOptions.Durable"/> flushes the file to disk before the rename.
+    /// <paramref name="destination"/>, verifies it, and only then renames it over the destination. Every range's CRC32
+    /// is computed on the worker's buffer as it arrives; an object with a FULL_OBJECT CRC32 is verified by combining them
+    /// in order at the end (no second pass), any other is read again for the SHA-256 recorded with it. With a
+    /// <see cref="DownloadJournal"/> each written range is journaled, so a download killed half-way continues in the
+    /// next process from the ranges it has (read back and checked against their CRC32 first) instead of starting over;
+    /// without one, a failure or cancellation deletes the temporary file. The destination is never half-written.
+    /// <see cref="DownloadOptions.Durable"/> flushes the file to disk before the rename.
     /// </summary>
     public async Task<DownloadResult> DownloadFileAsync(string bucket, string key, string? versionId, string destination,
         DownloadOptions options, IProgress<TransferProgress>? progress, CancellationToken ct)
@@ -551,56 +566,72 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         var crcs = new uint[partCount];
         var limiter = new AdaptiveConcurrency(Math.Max(1, options.Concurrency));
         var meter = new ProgressMeter(what, size, partCount, progress, () => limiter.Limit);
-        meter.Start();
         var plane = PlaneFor(bucket, key);
         var ifMatch = version is null ? head.ETag : null;
         var which = $"{what}{(version is null ? "" : $" (version {version})")}";
 
         var full = Path.GetFullPath(destination);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var temp = $"{full}.{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}.partial";
+        var (entry, temp, have) = await ResumableDownloadAsync(bucket, key, version, head.ETag ?? "", full, size, partSize, ct);
+        foreach (var range in have) crcs[range.Number - 1] = range.Crc32;
+        meter.AlreadyDone(have.Sum(r => r.Size), have.Count);
+        meter.Start();
+        var keepForResume = false;
         try
         {
-            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.None, size))
+            var resumed = File.Exists(temp);
+            using (var handle = File.OpenHandle(temp, resumed ? FileMode.Open : FileMode.CreateNew, FileAccess.ReadWrite,
+                FileShare.None, FileOptions.None, resumed ? 0 : size))
             {
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 using var writing = new SemaphoreSlim(1);
-                var pending = new ConcurrentQueue<int>(Enumerable.Range(1, partCount));
-                await RunWorkersAsync(Math.Min(limiter.Max, partCount), (int)Math.Min(partSize, Math.Max(size, 1)), stop, async buffer =>
+                var done = have.Select(r => r.Number).ToHashSet();
+                var pending = new ConcurrentQueue<int>(Enumerable.Range(1, partCount).Where(n => !done.Contains(n)));
+                try
                 {
-                    while (pending.TryDequeue(out var number))
+                    await RunWorkersAsync(Math.Min(limiter.Max, Math.Max(1, pending.Count)), (int)Math.Min(partSize, Math.Max(size, 1)), stop, async buffer =>
                     {
-                        var (offset, length) = PartSizing.Range(number, size, partSize);
-                        // Pin the version (or, unversioned, the ETag) so parts of two different objects never mix.
-                        var range = new RangeRead(bucket, key, version, ifMatch, offset, length);
-                        // Inside the retried call: a connection cut mid-body fetches the range again.
-                        await AwsCall.RunAsync(retry, $"Downloading part {number}/{partCount} of", what, async t =>
+                        while (pending.TryDequeue(out var number))
                         {
-                            await plane.ReadRangeAsync(range, buffer.AsMemory(0, length), t);
-                            return true;
-                        }, stop.Token, limiter);
-                        if (storedCrc is not null) crcs[number - 1] = Crc32Math.Of(buffer.AsSpan(0, length));
-                        // In 64 KiB writes: the page cache gets folios the size of each write, and on VMs whose host takes back
-                        // freed memory (free page reporting; it reports free blocks of 2 MiB and more) large folios come from
-                        // memory the host must fault in again on first touch. 1 MiB writes spent 0.4 to 2.5 s of system time
-                        // per GiB in that copy, 64 KiB writes ~0.6 s, like TransferUtility's small writes (docs/benchmarks.md).
-                        // And one writer at a time: parallel writers to one file queue on its inode lock, and the kernel spins
-                        // while it waits (a sixth of the download's CPU in a profile); the ranges still arrive in parallel.
-                        // Plain pwrite calls on this worker: a page-cache copy seldom waits for the disk, so an async hop per
-                        // 64 KiB would only add thread-pool work.
-                        await writing.WaitAsync(stop.Token);
-                        try
-                        {
-                            for (var at = 0; at < length; at += WriteChunk)
-                                RandomAccess.Write(handle, buffer.AsSpan(at, Math.Min(WriteChunk, length - at)), offset + at);
+                            var (offset, length) = PartSizing.Range(number, size, partSize);
+                            // Pin the version (or, unversioned, the ETag) so parts of two different objects never mix.
+                            var range = new RangeRead(bucket, key, version, ifMatch, offset, length);
+                            // Inside the retried call: a connection cut mid-body fetches the range again.
+                            await AwsCall.RunAsync(retry, $"Downloading part {number}/{partCount} of", what, async t =>
+                            {
+                                await plane.ReadRangeAsync(range, buffer.AsMemory(0, length), t);
+                                return true;
+                            }, stop.Token, limiter);
+                            crcs[number - 1] = Crc32Math.Of(buffer.AsSpan(0, length));
+                            // In 64 KiB writes: the page cache gets folios the size of each write, and on VMs whose host takes back
+                            // freed memory (free page reporting; it reports free blocks of 2 MiB and more) large folios come from
+                            // memory the host must fault in again on first touch. 1 MiB writes spent 0.4 to 2.5 s of system time
+                            // per GiB in that copy, 64 KiB writes ~0.6 s, like TransferUtility's small writes (docs/benchmarks.md).
+                            // And one writer at a time: parallel writers to one file queue on its inode lock, and the kernel spins
+                            // while it waits (a sixth of the download's CPU in a profile); the ranges still arrive in parallel.
+                            // Plain pwrite calls on this worker: a page-cache copy seldom waits for the disk, so an async hop per
+                            // 64 KiB would only add thread-pool work.
+                            await writing.WaitAsync(stop.Token);
+                            try
+                            {
+                                for (var at = 0; at < length; at += WriteChunk)
+                                    RandomAccess.Write(handle, buffer.AsSpan(at, Math.Min(WriteChunk, length - at)), offset + at);
+                            }
+                            finally
+                            {
+                                writing.Release();
+                            }
+                            if (entry is not null) downloads!.RangeDone(entry.Id, new DownloadRange(number, length, crcs[number - 1]));
+                            meter.PartDone(length);
                         }
-                        finally
-                        {
-                            writing.Release();
-                        }
-                        meter.PartDone(length);
-                    }
-                });
+                    });
+                }
+                catch (Exception e) when (entry is not null && (e is OperationCanceledException || AwsErrors.Classify(e) is ErrorKind.Transient or ErrorKind.Throttled))
+                {
+                    // The ranges written so far stay for the next attempt (`video get` again continues from them).
+                    keepForResume = true;
+                    throw;
+                }
                 if (options.Durable) RandomAccess.FlushToDisk(handle);
             }
 
@@ -622,15 +653,66 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
                         "The stored copy is damaged or was replaced outside ManimCloud; restore a previous version (bucket versioning) and download again.");
             }
             File.Move(temp, full, overwrite: true);
+            if (entry is not null) downloads!.Remove(entry.Id);
             return new DownloadResult(bucket, key, version, actual ?? NullIfEmpty(expected), size,
                 storedCrc is { } crc ? Crc32Math.ToBase64(crc) : null);
         }
-        catch
+        catch when (!keepForResume)
         {
             try { File.Delete(temp); } catch (IOException) { }
+            if (entry is not null) downloads!.Remove(entry.Id);
             throw;
         }
     }
+
+    /// <summary>
+    /// Without a journal: a new temporary file, nothing done. With one: the journaled download of this object to this
+    /// destination when it is still the same object (version, or ETag when unversioned, and size) and its temporary file
+    /// is there — with the ranges whose bytes, read back, still have their journaled CRC32 — else a fresh start.
+    /// </summary>
+    private async Task<(DownloadEntry? Entry, string Temp, List<DownloadRange> Have)> ResumableDownloadAsync(string bucket, string key,
+        string? version, string etag, string destination, long size, long partSize, CancellationToken ct)
+    {
+        if (downloads is null) return (null, NewPartialPath(destination), []);
+        if (downloads.Find(bucket, key, destination) is { } previous)
+        {
+            if (previous.VersionId == version && previous.ETag == etag && previous.Size == size && previous.PartSize == partSize
+                && File.Exists(previous.PartialPath))
+            {
+                var have = new List<DownloadRange>();
+                var stale = new List<int>();
+                using (var handle = File.OpenHandle(previous.PartialPath, FileMode.Open, FileAccess.Read))
+                {
+                    var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(partSize, Math.Max(size, 1)));
+                    try
+                    {
+                        foreach (var range in downloads.Ranges(previous.Id))
+                        {
+                            var (offset, length) = PartSizing.Range(range.Number, size, partSize);
+                            // (The file may be shorter than the object: preallocation keeps its size, and the last range may not be written.)
+                            var read = length == range.Size ? await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, length), offset, ct) : -1;
+                            if (read == length && Crc32Math.Of(buffer.AsSpan(0, length)) == range.Crc32) have.Add(range);
+                            else stale.Add(range.Number);
+                        }
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                    }
+                }
+                if (stale.Count > 0) downloads.Forget(previous.Id, stale);
+                return (previous, previous.PartialPath, have);
+            }
+            // Another object (replaced meanwhile), or its temporary file is gone: start over.
+            try { File.Delete(previous.PartialPath); } catch (IOException) { }
+            downloads.Remove(previous.Id);
+        }
+        var temp = NewPartialPath(destination);
+        return (downloads.Start(bucket, key, version, etag, destination, temp, size, partSize), temp, []);
+    }
+
+    private static string NewPartialPath(string destination) =>
+        $"{destination}.{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}.partial";
 
     private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s.ToLowerInvariant();
 }

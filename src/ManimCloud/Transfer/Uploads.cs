@@ -21,6 +21,9 @@ public sealed class Uploads(IAmazonS3 s3, RetryPipeline retry, TransferEngine en
     public Uploads(IAmazonS3 s3, RetryPipeline retry, UploadJournal journal)
         : this(s3, retry, new TransferEngine(s3, retry, journal), journal) { }
 
+    /// <summary>Ranged downloads a kill or failure interrupted (`video get` again continues them), when the workspace journals them.</summary>
+    public DownloadJournal? Downloads { get; init; }
+
     /// <summary>The journal's uploads in progress, oldest first, with how many parts and bytes are stored.</summary>
     public Task<IReadOnlyList<JournalEntry>> ListAsync(CancellationToken ct) => Task.FromResult(journal.List());
 
