@@ -76,6 +76,7 @@ public static class WebServer
         builder.Services.AddHostedService(s => s.GetRequiredService<UploadSweeper>());
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddSingleton<EmbeddedAssets>();
+        builder.Services.AddSingleton<Playback.PlaybackEdge>();
 
         var app = builder.Build();
         app.UseMiddleware<ErrorResponses>();
@@ -100,6 +101,7 @@ public static class WebServer
         TusProtocol.Map(api);
         EventStream.Map(api);
         WebhookApi.Map(api);
+        Playback.PlaybackEdge.Map(app);
         PageRoutes.Map(app);
         return app;
     }
