@@ -40,9 +40,9 @@ cli_stale() {
     r2r | jit) [ -f "$out/ManimCloud.Cli.dll" ] || return 0 ;;
     *) return 0 ;;
   esac
-  # (Not obj/ or bin/: a build writes generated .cs files there.)
+  # (Not obj/ or bin/: a build writes generated .cs files there. wwwroot/ holds files the web service embeds.)
   [ -n "$(find "$cli_root/src" "$cli_root/Directory.Build.props" \( -name obj -o -name bin \) -prune -o -newer "$out/.build" \
-    \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name cli-build.sh \) -print -quit 2>/dev/null)" ]
+    \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name cli-build.sh -o -path '*/wwwroot/*' \) -print -quit 2>/dev/null)" ]
 }
 
 # Builds OUT for WANTED (auto, aot, r2r, jit) unless it is up to date; one build at a time per checkout.
