@@ -13,7 +13,8 @@ foreach (var command in new[]
 {
     WorkspaceCommands.Init(), WorkspaceCommands.Doctor(), WorkspaceCommands.Config(), ProvisionCommand.Create(),
     VideoCommands.Create(), CodeCommands.Create(), WorkspaceCommands.Sync(), WorkspaceCommands.Status(), WorkspaceCommands.Conflicts(), UploadsCommands.Create(), DemoCommand.Create(),
-    AuditCommands.Create(), CostCommands.Create(),
+    AuditCommands.Create(), CostCommands.Create(), IamCommands.Create(),
+    PipelineCommands.Render(), PipelineCommands.Pipeline(), PipelineCommands.Worker(), PipelineCommands.Jobs(),
     ServeCommands.Serve(), ServeCommands.Token(),
     MonitoringCommands.Create(),
 })

@@ -47,6 +47,10 @@ public sealed class ManimCloudClient : IDisposable
     /// <summary>Adaptive-bitrate ladders: transcode a version (local ffmpeg or MediaConvert), list its renditions.</summary>
     public Streaming.TranscodeService Streaming { get; }
 
+    /// <summary>The agent pipeline: code generation, incremental rendering, jobs in-process or on SQS workers (issue #12).</summary>
+    public Pipeline.PipelineService Pipeline => _pipeline ??= new Pipeline.PipelineService(this);
+    private Pipeline.PipelineService? _pipeline;
+
     private ManimCloudClient(ManimCloudOptions options)
     {
         options.EnsureValid();
@@ -144,14 +148,14 @@ public sealed class ManimCloudClient : IDisposable
     /// (optimistic concurrency); without it, refuses only when a field being changed was changed by someone else.
     /// </summary>
     public async Task<Written<VideoRecord>> UpdateVideoAsync(VideoId id, string? title, string? description, IReadOnlyList<string>? tags,
-        VideoStatus? status, long? expectedRevision, CancellationToken ct)
+        VideoStatus? status, long? expectedRevision, CancellationToken ct, IReadOnlyDictionary<string, double>? stats = null)
     {
         var current = await GetVideoAsync(id, ct);
         if (expectedRevision is { } rev && rev != current.Revision)
             throw new ConcurrencyConflictException(
                 $"Video {id} is at revision {current.Revision}, not {rev}; the update was not applied.",
                 "Read the video again (`video show`) and reapply your change.");
-        var edit = VideoEdit.Against(current, title, description, tags?.Distinct().ToList(), status);
+        var edit = VideoEdit.Against(current, title, description, tags?.Distinct().ToList(), status, stats);
         if (edit.IsEmpty) return new Written<VideoRecord>(current, !Outbox.HasQueuedFor(id, ""), null);
         var op = new EditVideo { Id = Operation.NewId(), Video = id, Edit = edit };
         return await RunAsync(op, r => r.Video!, ct);
@@ -160,15 +164,22 @@ public sealed class ManimCloudClient : IDisposable
     public Task<Written<MediaFile>> PutMediaAsync(VideoId id, MediaSlot slot, string path, CancellationToken ct) =>
         PutMediaAsync(id, slot, path, null, ct);
 
-    /// <summary>Stores a clip or the full video; <paramref name="progress"/> reports a large upload's bytes, rate and ETA.</summary>
-    public async Task<Written<MediaFile>> PutMediaAsync(VideoId id, MediaSlot slot, string path, IProgress<TransferProgress>? progress, CancellationToken ct)
+    /// <summary>
+    /// Stores a clip or the full video; <paramref name="progress"/> reports a large upload's bytes, rate and ETA.
+    /// <paramref name="version"/>: the code version it was rendered from (default: the current one).
+    /// </summary>
+    public async Task<Written<MediaFile>> PutMediaAsync(VideoId id, MediaSlot slot, string path, IProgress<TransferProgress>? progress, CancellationToken ct,
+        int? version = null)
     {
         MediaValidation.EnsureVideoFile(path);
         var video = await GetVideoAsync(id, ct);
-        var version = Math.Max(1, video.CurrentVersion);
+        if (version is { } asked && (asked < 1 || asked > Math.Max(1, video.CurrentVersion)))
+            throw new ManimCloudException(ErrorKind.InvalidInput, $"Video {id} has no code version {asked} to store media for.",
+                $"Its current version is {video.CurrentVersion}.");
+        version ??= Math.Max(1, video.CurrentVersion);
         var (sha, size) = await Blobs.AddFileAsync(path, ct);
         Cache.Touch(sha, size, synced: false);
-        var op = new StoreMedia { Id = Operation.NewId(), Video = id, Project = video.Project, Slot = slot, Version = version, Sha256 = sha, Size = size };
+        var op = new StoreMedia { Id = Operation.NewId(), Video = id, Project = video.Project, Slot = slot, Version = version.Value, Sha256 = sha, Size = size };
         ObjectMetadataKeys.EnsureWithinLimit(OperationApplier.MediaMetadata(op));
         return await RunAsync(op, r => r.Media!, ct, new ApplyOptions(Progress: progress));
     }
@@ -211,7 +222,9 @@ public sealed class ManimCloudClient : IDisposable
         return await PutCodeAsync(id, bytes, author, lockRequest, ct);
     }
 
-    public async Task<Written<CodeVersion>> PutCodeAsync(VideoId id, byte[] content, string? author, CodeLockRequest? lockRequest, CancellationToken ct)
+    /// <param name="prompt">The request a code generator wrote this code from; recorded beside the version.</param>
+    public async Task<Written<CodeVersion>> PutCodeAsync(VideoId id, byte[] content, string? author, CodeLockRequest? lockRequest, CancellationToken ct,
+        string? prompt = null)
     {
         if (content.Length == 0)
             throw new ManimCloudException(ErrorKind.InvalidInput, "The code is empty.", "Store the scene's Manim code.");
@@ -221,6 +234,7 @@ public sealed class ManimCloudClient : IDisposable
         {
             Id = Operation.NewId(), Video = id, Project = video.Project, Sha256 = ContentHash.Sha256Hex(content), Size = content.Length,
             Author = author ?? Environment.UserName, Lock = lockRequest?.Mode ?? LockMode.None, LockedUntil = lockRequest?.RetainUntil,
+            Prompt = prompt,
         };
         ObjectMetadataKeys.EnsureWithinLimit(OperationApplier.CodeMetadata(op, int.MaxValue));
         await Blobs.AddAsync(new MemoryStream(content, writable: false), op.Sha256, ct);

@@ -9,15 +9,16 @@ internal static class ProvisionCommand
     public static Command Create()
     {
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan (and the IAM policy) without writing anything." };
+        var queue = new Option<bool>("--queue") { Description = "Also the pipeline's SQS job queue and its dead-letter queue (manimcloud-{env}-jobs unless MANIMCLOUD_QUEUE names one; always when it is set)." };
         var c = new Command("provision",
             "Create or bring into line the video bucket, code bucket and metadata table for MANIMCLOUD_ENV; idempotent. " +
-            "Names come from MANIMCLOUD_VIDEO_BUCKET/CODE_BUCKET/TABLE, else manimcloud-{env}-videos/-code/-metadata.") { dryRun };
+            "Names come from MANIMCLOUD_VIDEO_BUCKET/CODE_BUCKET/TABLE, else manimcloud-{env}-videos/-code/-metadata.") { dryRun, queue };
         CliContext.Bind(c, async (p, ctx, ct) =>
         {
             var options = ctx.Options;
             if (options.Region is null && options.EndpointUrl is null && options.S3EndpointUrl is null)
                 throw new ManimCloudException(ErrorKind.InvalidInput, "No AWS region is set.", "Set AWS_REGION (for example eu-west-1).");
-            using var provisioner = Provisioner.ForOptions(options);
+            using var provisioner = Provisioner.ForOptions(options, p.GetValue(queue));
             try
             {
                 var plan = p.GetValue(dryRun) ? await provisioner.PlanAsync(ct) : await provisioner.ApplyAsync(ct);

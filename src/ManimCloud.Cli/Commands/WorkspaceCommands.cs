@@ -218,7 +218,7 @@ internal static class WorkspaceCommands
                 }
             }
             checks.Add(Tool("ffmpeg", "-version", "needed by the test renderer and local transcoding: apt-get install -y ffmpeg", optional: false));
-            checks.Add(Tool(options?.ManimCommand ?? "manim", "--version", "needed to render real scenes: pip install manim (or set MANIMCLOUD_MANIM)", optional: true));
+            checks.Add(Tool(options?.Pipeline.ManimCommand ?? "manim", "--version", "needed to render real scenes: pip install manim (or set MANIMCLOUD_MANIM)", optional: true));
             var ok = checks.All(x => x.Status != HealthStatus.Fail);
             var j = new JsonObject
             {

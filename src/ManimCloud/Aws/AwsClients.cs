@@ -3,6 +3,7 @@ using Amazon.DynamoDBv2;
 using Amazon.Runtime;
 using Amazon.Runtime.Credentials;
 using Amazon.S3;
+using Amazon.SQS;
 using ManimCloud.Workspace;
 
 namespace ManimCloud.Aws;
@@ -16,6 +17,7 @@ public sealed class AwsClients : IDisposable
     private readonly ManimCloudOptions _options;
     private readonly Lazy<IAmazonS3> _s3;
     private readonly Lazy<IAmazonDynamoDB> _dynamo;
+    private readonly Lazy<IAmazonSQS> _sqs;
     private readonly Dictionary<AwsServiceDescription, AwsHttpService> _services = [];
 
     public AwsClients(ManimCloudOptions options)
@@ -24,6 +26,7 @@ public sealed class AwsClients : IDisposable
         CredentialDependencies.EnsureRegistered();
         _s3 = new(CreateS3);
         _dynamo = new(CreateDynamo);
+        _sqs = new(() => new AmazonSQSClient(Credentials(), Configure(new AmazonSQSConfig())));
         Retry = new Resilience.RetryPipeline(AwsErrors.Classify, options.RetryBudget);
     }
 
@@ -34,6 +37,8 @@ public sealed class AwsClients : IDisposable
 
     public IAmazonS3 S3 => _s3.Value;
     public IAmazonDynamoDB DynamoDB => _dynamo.Value;
+    /// <summary>The pipeline's job queue (MANIMCLOUD_QUEUE), at AWS_ENDPOINT_URL_SQS when set.</summary>
+    public IAmazonSQS Sqs => _sqs.Value;
     public RegionEndpoint Region => RegionEndpoint.GetBySystemName(_options.Region ?? "us-east-1");
 
     /// <summary>The SDK's default chain (env, profile, SSO, container/instance role). Never a key from our config.</summary>
@@ -42,7 +47,8 @@ public sealed class AwsClients : IDisposable
     /// <summary>The endpoint for one service: its own setting (AWS_ENDPOINT_URL_S3 …) over the shared AWS_ENDPOINT_URL.</summary>
     public string? EndpointFor<T>() where T : ClientConfig =>
         (typeof(T) == typeof(AmazonS3Config) ? _options.S3EndpointUrl
-            : typeof(T) == typeof(AmazonDynamoDBConfig) ? _options.DynamoDbEndpointUrl : null) ?? _options.EndpointUrl;
+            : typeof(T) == typeof(AmazonDynamoDBConfig) ? _options.DynamoDbEndpointUrl
+            : typeof(T) == typeof(AmazonSQSConfig) ? _options.EndpointFor("SQS") : null) ?? _options.EndpointUrl;
 
     /// <summary>
     /// The signed HTTP client of a service without an SDK package here (CloudFront, MediaConvert, CloudWatch, …),
@@ -98,6 +104,7 @@ public sealed class AwsClients : IDisposable
     {
         if (_s3.IsValueCreated) _s3.Value.Dispose();
         if (_dynamo.IsValueCreated) _dynamo.Value.Dispose();
+        if (_sqs.IsValueCreated) _sqs.Value.Dispose();
         lock (_services)
         {
             foreach (var service in _services.Values) service.Dispose();

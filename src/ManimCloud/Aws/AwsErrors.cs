@@ -46,6 +46,7 @@ public static class AwsErrors
         "NoSuchBucket", "NoSuchKey", "NoSuchUpload", "NotFound", "ResourceNotFoundException", "NoSuchVersion",
         "NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError", "NoSuchLifecycleConfiguration",
         "ResourceNotFound",
+        "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist",
     };
 
     private static readonly HashSet<string> Conflict = new(StringComparer.OrdinalIgnoreCase)

@@ -61,6 +61,8 @@ public sealed record CodeVersion
     public DateTimeOffset? LockedUntil { get; init; }
     /// <summary>The id of the operation that created this version; replays find it and stop.</summary>
     public string OperationId { get; init; } = "";
+    /// <summary>The request a code generator wrote this version from (null for code stored by hand).</summary>
+    public string? Prompt { get; init; }
 }
 
 public sealed record Page<T>(IReadOnlyList<T> Items, string? NextToken);

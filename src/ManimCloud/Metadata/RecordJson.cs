@@ -60,8 +60,10 @@ public static class RecordJson
         Revision = (long?)j["revision"] ?? 0,
     };
 
-    public static JsonObject ToJson(CodeVersion c) => new()
+    public static JsonObject ToJson(CodeVersion c)
     {
+        var j = new JsonObject
+        {
         ["video_id"] = c.Video.ToString(),
         ["version"] = c.Version,
         ["key"] = c.Key,
@@ -72,7 +74,11 @@ public static class RecordJson
         ["lock"] = c.Lock.ToString().ToLowerInvariant(),
         ["locked_until"] = c.LockedUntil?.ToString("O"),
         ["operation_id"] = c.OperationId,
-    };
+        };
+        // Only generated versions carry a prompt: records of hand-stored code keep their exact former shape.
+        if (c.Prompt is not null) j["prompt"] = c.Prompt;
+        return j;
+    }
 
     public static CodeVersion CodeFromJson(JsonNode j) => new()
     {
@@ -86,6 +92,7 @@ public static class RecordJson
         Lock = Enum.Parse<LockMode>((string?)j["lock"] ?? "none", ignoreCase: true),
         LockedUntil = j["locked_until"] is { } u ? DateTimeOffset.Parse((string)u!) : null,
         OperationId = (string?)j["operation_id"] ?? "",
+        Prompt = (string?)j["prompt"],
     };
 
     public static string Serialize(JsonNode node) => node.ToJsonString(new JsonSerializerOptions { WriteIndented = false });

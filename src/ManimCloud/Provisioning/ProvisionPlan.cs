@@ -109,6 +109,7 @@ public sealed class ProvisionPlan(
             ["video_bucket"] = names.VideoBucket,
             ["code_bucket"] = names.CodeBucket,
             ["table"] = names.Table,
+            ["queue"] = names.Queue,
             ["dry_run"] = !applied,
             ["changed"] = Changed,
             ["blocked"] = Blocked,
@@ -167,7 +168,8 @@ public sealed class ProvisionPlan(
 }
 
 /// <summary>The names of the resources of one deployment.</summary>
-public sealed record ProvisionNames(string VideoBucket, string CodeBucket, string Table);
+/// <param name="Queue">The pipeline's job queue, when provisioned (MANIMCLOUD_QUEUE set, or `provision --queue`).</param>
+public sealed record ProvisionNames(string VideoBucket, string CodeBucket, string Table, string? Queue = null);
 
 /// <summary>
 /// Apply could not finish: a step failed or cannot be fixed in place. Everything else was still applied;

@@ -22,16 +22,19 @@ public sealed class Provisioner : IDisposable
     /// <summary>Whether this S3 store evaluates bucket-policy conditions: known on AWS, else configured, remembered from
     /// an earlier apply in this workspace, or found out by this apply's probe write.</summary>
     private PolicyConditionSupport _conditions;
+    private QueueProvisioning? _queue;
 
     /// <summary>The entry point for the CLI: clients from the options (default credential chain), disposed with the provisioner.</summary>
-    public static Provisioner ForOptions(ManimCloudOptions options) => new(options, new AwsClients(options), ownsClients: true);
+    public static Provisioner ForOptions(ManimCloudOptions options, bool includeQueue = false) => new(options, new AwsClients(options), ownsClients: true, includeQueue);
 
-    public Provisioner(ManimCloudOptions options, AwsClients clients) : this(options, clients, ownsClients: false) { }
+    /// <param name="includeQueue">Also the pipeline's job queue and dead-letter queue (always when MANIMCLOUD_QUEUE is set).</param>
+    public Provisioner(ManimCloudOptions options, AwsClients clients, bool includeQueue = false) : this(options, clients, ownsClients: false, includeQueue) { }
 
-    private Provisioner(ManimCloudOptions options, AwsClients clients, bool ownsClients)
+    private Provisioner(ManimCloudOptions options, AwsClients clients, bool ownsClients, bool includeQueue = false)
     {
         var defaults = ManimCloudOptions.DefaultNames(options.Environment);
-        Names = new ProvisionNames(options.VideoBucket ?? defaults.Videos, options.CodeBucket ?? defaults.Code, options.Table ?? defaults.Table);
+        var queue = options.Pipeline.Queue is { } q ? QueueProvisioning.NameOf(q) : includeQueue ? $"manimcloud-{options.Environment}-jobs" : null;
+        Names = new ProvisionNames(options.VideoBucket ?? defaults.Videos, options.CodeBucket ?? defaults.Code, options.Table ?? defaults.Table, queue);
         Region = options.Region ?? "us-east-1";
         // Validate the names actually used (explicit or default) before anything touches AWS.
         (options with { VideoBucket = Names.VideoBucket, CodeBucket = Names.CodeBucket, Table = Names.Table, Region = Region }).EnsureValid();
@@ -177,8 +180,14 @@ public sealed class Provisioner : IDisposable
             {
                 if (apply is not null) await apply(ct);
                 var index = steps.FindIndex(s => (s.Resource, s.Setting) == (step.Resource, step.Setting));
-                var merged = index < 0 ? step with { Applied = true }
-                    : steps[index] with { Desired = step.Desired, Action = steps[index].Action == StepAction.Unchanged ? step.Action : steps[index].Action, Applied = true, Note = step.Note };
+                var before = index < 0 ? null : steps[index];
+                // Back to what the bucket had before this run (a workspace that had not learnt yet what the store does):
+                // report it as unchanged, saying what was tried.
+                var merged = before is null ? step with { Applied = true }
+                    : before.Current == step.Desired
+                        ? before with { Desired = step.Desired, Action = StepAction.Unchanged, Applied = false,
+                            Note = "The full policy was tried, and this store then refused ManimCloud's writes: it stays as it was. " + step.Note?.Trim() }
+                        : before with { Desired = step.Desired, Action = before.Action == StepAction.Unchanged ? step.Action : before.Action, Applied = true, Note = step.Note };
                 if (index < 0) steps.Add(merged); else steps[index] = merged;
             }
             refused = [];
@@ -220,10 +229,18 @@ public sealed class Provisioner : IDisposable
         var customEndpoint = CustomEndpoint;
         var store = PolicyStore;
         // The three resources are independent: read them at the same time (reading is latency-bound), keep the order for applying.
-        var resources = await Task.WhenAll(
+        var inspections = new List<Task<List<ProvisionCheck>>>
+        {
             new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms, store, _options.UseStorageClasses).InspectAsync(ct),
             new BucketProvisioning(_clients.S3, _retry, BucketRole.Code, Names.CodeBucket, Region, customEndpoint, kms, store, _options.UseStorageClasses).InspectAsync(ct),
-            new TableProvisioning(_clients.DynamoDB, _retry, Names.Table, kms, TableWaitTimeout).InspectAsync(ct));
+            new TableProvisioning(_clients.DynamoDB, _retry, Names.Table, kms, TableWaitTimeout).InspectAsync(ct),
+        };
+        if (Names.Queue is { } queue)
+        {
+            _queue = new QueueProvisioning(_clients.Sqs, _retry, queue, queue + "-dlq");
+            inspections.Add(_queue.InspectAsync(ct));
+        }
+        var resources = await Task.WhenAll(inspections);
         return resources.SelectMany(r => r).ToList();
     }
 
@@ -262,6 +279,7 @@ public sealed class Provisioner : IDisposable
         };
         if (_options.KmsKey is { } key) values["kms_key"] = key;
         if (CustomEndpoint && _conditions != PolicyConditionSupport.Unknown) values[PolicyConditionsKey] = PolicyStore.Name(_conditions);
+        if (_queue?.WorkQueueUrl is { } queueUrl) values["queue"] = queueUrl;
         ManimCloudOptions.SaveToConfigFile(_options.Home, values);
         return _options.ConfigPath;
     }

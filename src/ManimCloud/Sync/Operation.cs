@@ -51,6 +51,7 @@ public abstract record Operation
                 Sha256 = (string)j["sha256"]!, Size = (long)j["size"]!, Author = (string?)j["author"] ?? "",
                 Lock = Enum.Parse<LockMode>((string?)j["lock"] ?? "None"),
                 LockedUntil = j["locked_until"] is { } u ? DateTimeOffset.Parse((string)u!) : null,
+                Prompt = (string?)j["prompt"],
             },
             PublishRenditions.KindName => new PublishRenditions
             {
@@ -120,6 +121,8 @@ public sealed record StoreCode : Operation
     public LockMode Lock { get; init; } = LockMode.None;
     public DateTimeOffset? LockedUntil { get; init; }
     public override IReadOnlyCollection<string> Blobs => [Sha256];
+    /// <summary>The code generator's request, recorded beside the version.</summary>
+    public string? Prompt { get; init; }
     protected override void WriteFields(JsonObject j)
     {
         j["project_id"] = Project.ToString();
@@ -128,6 +131,7 @@ public sealed record StoreCode : Operation
         j["author"] = Author;
         j["lock"] = Lock.ToString();
         j["locked_until"] = LockedUntil?.ToString("O");
+        if (Prompt is not null) j["prompt"] = Prompt;
     }
 }
 
@@ -184,6 +188,7 @@ internal static class EditJson
         if (e.Description is { } d) j["description"] = new JsonObject { ["from"] = d.From, ["to"] = d.To };
         if (e.Tags is { } g) j["tags"] = new JsonObject { ["from"] = Array(g.From), ["to"] = Array(g.To) };
         if (e.Status is { } s) j["status"] = new JsonObject { ["from"] = s.From.ToWire(), ["to"] = s.To.ToWire() };
+        if (e.Stats is { } st) j["stats"] = new JsonObject(st.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
         return j;
     }
 
@@ -197,5 +202,6 @@ internal static class EditJson
         Description = j["description"] is { } d ? new((string)d["from"]!, (string)d["to"]!) : null,
         Tags = j["tags"] is { } g ? new(List(g["from"]), List(g["to"])) : null,
         Status = j["status"] is { } s ? new(VideoStatuses.Parse((string)s["from"]!), VideoStatuses.Parse((string)s["to"]!)) : null,
+        Stats = j["stats"]?.AsObject().ToDictionary(kv => kv.Key, kv => (double)kv.Value!),
     };
 }

@@ -184,7 +184,7 @@ public sealed class OperationApplier(BlobFolder blobs)
     public static CodeVersion Draft(StoreCode op) => new()
     {
         Video = op.Video, Version = 0, Key = "", Size = op.Size, Sha256 = op.Sha256, CreatedAt = op.CreatedAt,
-        Author = op.Author, Lock = op.Lock, LockedUntil = op.LockedUntil, OperationId = op.Id,
+        Author = op.Author, Lock = op.Lock, LockedUntil = op.LockedUntil, OperationId = op.Id, Prompt = op.Prompt,
     };
 
     private async Task EnsureCodeObjectAsync(StoreCode op, CodeVersion version, Backend target, bool fresh, CancellationToken ct)

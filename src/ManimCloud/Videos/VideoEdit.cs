@@ -12,12 +12,15 @@ public sealed record VideoEdit
     public FieldChange<string>? Description { get; init; }
     public FieldChange<IReadOnlyList<string>>? Tags { get; init; }
     public FieldChange<VideoStatus>? Status { get; init; }
+    /// <summary>Processing statistics to set (pipeline step timings): merged key by key, so concurrent writers of different keys never conflict.</summary>
+    public IReadOnlyDictionary<string, double>? Stats { get; init; }
     public DateTimeOffset EditedAt { get; init; } = DateTimeOffset.UtcNow;
 
-    public bool IsEmpty => Title is null && Description is null && Tags is null && Status is null;
+    public bool IsEmpty => Title is null && Description is null && Tags is null && Status is null && Stats is null;
 
     /// <summary>Builds an edit against <paramref name="current"/>, keeping only real changes.</summary>
-    public static VideoEdit Against(VideoRecord current, string? title, string? description, IReadOnlyList<string>? tags, VideoStatus? status)
+    public static VideoEdit Against(VideoRecord current, string? title, string? description, IReadOnlyList<string>? tags, VideoStatus? status,
+        IReadOnlyDictionary<string, double>? stats = null)
     {
         if (title is not null) VideoValidation.EnsureTitle(title);
         if (description is not null) VideoValidation.EnsureDescription(description);
@@ -29,6 +32,7 @@ public sealed record VideoEdit
             Description = description is not null && description != current.Description ? new(current.Description, description) : null,
             Tags = tags is not null && !tags.SequenceEqual(current.Tags) ? new(current.Tags, tags) : null,
             Status = status is { } st && st != current.Status ? new(current.Status, st) : null,
+            Stats = stats is not null && stats.Any(kv => !current.Stats.TryGetValue(kv.Key, out var v) || v != kv.Value) ? stats : null,
         };
     }
 
@@ -49,12 +53,21 @@ public sealed record VideoEdit
         Description = Description?.To ?? v.Description,
         Tags = Tags?.To ?? v.Tags,
         Status = Status?.To ?? v.Status,
+        Stats = Stats is null ? v.Stats : MergeStats(v.Stats, Stats),
         UpdatedAt = EditedAt > v.UpdatedAt ? EditedAt : v.UpdatedAt,
     };
 
     public bool IsAppliedIn(VideoRecord v) =>
         (Title is null || v.Title == Title.To) && (Description is null || v.Description == Description.To) &&
-        (Tags is null || v.Tags.SequenceEqual(Tags.To)) && (Status is null || v.Status == Status.To);
+        (Tags is null || v.Tags.SequenceEqual(Tags.To)) && (Status is null || v.Status == Status.To) &&
+        (Stats is null || Stats.All(kv => v.Stats.TryGetValue(kv.Key, out var x) && x == kv.Value));
+
+    private static Dictionary<string, double> MergeStats(IReadOnlyDictionary<string, double> current, IReadOnlyDictionary<string, double> set)
+    {
+        var merged = new Dictionary<string, double>(current);
+        foreach (var (k, v) in set) merged[k] = v;
+        return merged;
+    }
 }
 
 public sealed record FieldChange<T>(T From, T To);

@@ -52,9 +52,10 @@ public sealed record ManimCloudOptions
     public bool RequestEncryption { get; init; } = true;
     /// <summary>Parts, ranges and small objects over the lean HttpClient + SigV4 path (true) or through the AWS SDK (false, a fallback for diagnosing a store).</summary>
     public bool LeanDataPlane { get; init; } = true;
-    public string ManimCommand { get; init; } = "manim";
     /// <summary>The ffmpeg executable (MANIMCLOUD_FFMPEG, config "ffmpeg"); null: the one on PATH, installed when missing and allowed.</summary>
     public string? Ffmpeg { get; init; }
+    /// <summary>The agent pipeline: queue, renderer, code generator endpoint (MANIMCLOUD_QUEUE, _RENDERER, _MANIM, _LLM_*).</summary>
+    public global::ManimCloud.Pipeline.PipelineSettings Pipeline { get; init; } = new();
     /// <summary>How long a command keeps retrying an unreachable or throttling cloud before it queues the work.</summary>
     public TimeSpan RetryBudget { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>Fail instead of queueing when the cloud cannot take a write now (the caller demands the upload).</summary>
@@ -191,13 +192,13 @@ public sealed record ManimCloudOptions
             UseStorageClasses = storageClasses,
             RequestEncryption = requestEncryption,
             LeanDataPlane = leanDataPlane,
-            ManimCommand = Pick("MANIMCLOUD_MANIM", "manim_command") ?? "manim",
             CostLimit = Operations.CostLimit.Parse(Pick("MANIMCLOUD_COST_LIMIT", "cost_limit")),
             PriceTablePath = Pick("MANIMCLOUD_PRICE_TABLE", "price_table"),
             PolicyConditions = Pick("MANIMCLOUD_POLICY_CONDITIONS", "policy_conditions") is { } conditions ? Provisioning.PolicyStore.Parse(conditions) : null,
             Delivery = ManimCloud.Delivery.DeliveryOptions.Load(Pick),
             Monitoring = Operations.Monitoring.MonitoringOptions.Load(Pick),
             Ffmpeg = Pick("MANIMCLOUD_FFMPEG", "ffmpeg"),
+            Pipeline = global::ManimCloud.Pipeline.PipelineSettings.Load(Pick),
         };
     }
 
@@ -224,6 +225,7 @@ public sealed record ManimCloudOptions
                 problems.Add($"{name} '{value}' is not an absolute URL.");
         problems.AddRange(Delivery.Validate());
         problems.AddRange(Monitoring.Validate());
+        problems.AddRange(Pipeline.Validate(CloudConfigured));
         return problems;
     }
 

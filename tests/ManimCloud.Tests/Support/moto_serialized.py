@@ -4,7 +4,8 @@ moto 5.2.1 rolls back a cancelled DynamoDB TransactWriteItems by restoring a sna
 when the transaction began, which erases conditional writes other server threads committed in the meantime
 (a version claimed by one writer is silently handed out again). DynamoDB never does that: its conditional
 writes and transactions are serializable. Handling one request at a time gives the tests a server with the
-isolation DynamoDB guarantees; connections are still accepted concurrently.
+isolation DynamoDB guarantees; connections are still accepted concurrently. SQS requests are not serialized
+(see serialized() below: long polling would stall the server).
 
 The same snapshot is also taken once per item of the transaction rather than once per table: a 100-item
 transaction on a table of 2,000 items deep-copies 200,000 items, seconds of CPU for one request. The copies are
@@ -69,6 +70,11 @@ dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items
 
 
 def serialized(environ, start_response):
+    # SQS is left out: a long poll (ReceiveMessage with WaitTimeSeconds) waits inside the request for up to 20 s and
+    # would hold every other request up; moto's SQS keeps its own state safely, and the isolation DynamoDB needs
+    # (above) does not involve it. Requests are told apart by the service in their SigV4 credential scope.
+    if "/sqs/aws4_request" in environ.get("HTTP_AUTHORIZATION", ""):
+        return list(app(environ, start_response))
     with lock:
         # The whole exchange, body read and response produced, happens under the lock.
         return list(app(environ, start_response))

@@ -1,0 +1,361 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json.Nodes;
+using ManimCloud.Domain;
+using ManimCloud.Pipeline.Cloud;
+using ManimCloud.Rendering;
+
+namespace ManimCloud.Pipeline;
+
+/// <summary>How a run is carried out: which scenes must render afresh, whether to wait for the end, at what quality.</summary>
+public sealed record RunOptions
+{
+    /// <summary>Scenes rendered again even when a clip for their content address exists (`render --scene K`).</summary>
+    public IReadOnlySet<int> ForceScenes { get; init; } = new HashSet<int>();
+    /// <summary>False: queue the jobs and return (workers finish them); only with a queue.</summary>
+    public bool Wait { get; init; } = true;
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(30);
+    public RenderQuality? Quality { get; init; }
+    /// <summary>In-process jobs at once (default: the number of cores, at most 4).</summary>
+    public int? Concurrency { get; init; }
+}
+
+/// <summary>
+/// The agent pipeline (SPEC R4, issue #12): from a prompt, an edit or a stored version to a published stream. Code step,
+/// then a run of jobs — render each scene that has no clip for its content address, assemble the full video, build
+/// the ladder, publish — executed by workers on the SQS queue when MANIMCLOUD_QUEUE is set, else in this process
+/// from the workspace. Composed by <see cref="ManimCloudClient.Pipeline"/>.
+/// </summary>
+public sealed class PipelineService
+{
+    private readonly ManimCloudClient _client;
+    private readonly PipelineSettings _settings;
+    public IJobStore Jobs { get; }
+    /// <summary>The SQS queue when MANIMCLOUD_QUEUE is set (cloud mode); null: jobs run in-process.</summary>
+    public SqsJobQueue? Queue { get; }
+    public TestRenderer Ffmpeg { get; init; } = new();
+
+    /// <summary>Set by the transcode service when it is there: builds the version's ladder (see <see cref="JobExecutor.Transcode"/>).</summary>
+    public Func<PipelineJob, IProgress<string>?, CancellationToken, Task<JsonObject>>? Transcode { get; set; }
+    public Func<PipelineJob, CancellationToken, Task<JsonObject>>? Publish { get; set; }
+
+    public PipelineService(ManimCloudClient client)
+    {
+        _client = client;
+        _settings = client.Options.Pipeline;
+        if (_settings.Queue is { } url && client.Aws is { } aws)
+        {
+            Queue = new SqsJobQueue(aws.Sqs, url, aws.Retry);
+            Jobs = new DynamoJobStore(aws.DynamoDB, client.Options.Table!, aws.Retry);
+        }
+        else Jobs = new SqliteJobStore(client.Catalog);
+    }
+
+    public string Mode => Queue is null ? "in-process" : $"queue {Queue.Url}";
+
+    // ------------------------------------------------------------------ choices from the settings
+
+    public ICodeGenerator CodeGenerator() => _settings.LlmEndpoint is { } endpoint
+        ? ChatCodeGenerator.ForEndpoint(endpoint, _settings.LlmModel!, Environment.GetEnvironmentVariable("OPENAI_API_KEY"))
+        : new TemplateCodeGenerator();
+
+    /// <summary>The renderer a run uses: MANIMCLOUD_RENDERER, or (unset) manim when the command exists, else the test renderer.</summary>
+    public IRenderer Renderer() => _settings.Renderer switch
+    {
+        RendererKind.Manim => new ManimRenderer(_settings.ManimCommand),
+        RendererKind.Test => new TestSceneRenderer(Ffmpeg),
+        _ => ManimRenderer.Exists(_settings.ManimCommand) ? new ManimRenderer(_settings.ManimCommand) : new TestSceneRenderer(Ffmpeg),
+    };
+
+    /// <summary>A worker renders with what the job names; a missing manim is the job's (clear) failure.</summary>
+    public IRenderer RendererFor(string name) => name == "manim" ? new ManimRenderer(_settings.ManimCommand) : new TestSceneRenderer(Ffmpeg);
+
+    public JobExecutor Executor(IProgress<string>? log) =>
+        new(_client, Jobs, RendererFor, Ffmpeg, log) { Transcode = Transcode, Publish = Publish, PublicUrl = _settings.PublicUrl };
+
+    public Worker CreateWorker(WorkerOptions options, IProgress<string>? log)
+    {
+        if (Queue is null)
+            throw new ManimCloudException(ErrorKind.InvalidInput, "There is no queue to work on: MANIMCLOUD_QUEUE is not set.",
+                "Set MANIMCLOUD_QUEUE to the SQS queue URL (`manimcloud provision --queue` creates one), in cloud mode. Without it, `render` and `pipeline` run their jobs in-process.");
+        return new Worker(Queue, Jobs, Executor(log), options, log);
+    }
+
+    public string WatchUrl(VideoId video, int version) => $"{_settings.PublicUrl}/watch/{video}?v={version}";
+
+    // ------------------------------------------------------------------ commands
+
+    /// <summary>`pipeline run`: a new video from a prompt (or a code file), rendered and published.</summary>
+    public async Task<PipelineReport> CreateAsync(ProjectId project, string title, string? prompt, byte[]? code, RunOptions options, IProgress<string>? log, CancellationToken ct)
+    {
+        if ((prompt is null) == (code is null))
+            throw new ManimCloudException(ErrorKind.InvalidInput, "Give exactly one of --prompt TEXT and --code FILE.", "--prompt asks the code generator; --code stores a module you wrote.");
+        if (prompt is not null) CodeGenerationStep.EnsurePrompt(prompt);
+        var started = Stopwatch.StartNew();
+        var video = (await _client.CreateVideoAsync(project, title, prompt is null ? "" : $"Made by `manimcloud pipeline run`: {Shorten(prompt)}", ["pipeline"], ct)).Value;
+        var report = new PipelineReport { Video = video.Id, Mode = Mode };
+        report.Add("create", $"video {video.Id} in project {project}", started.Elapsed.TotalSeconds, new JsonObject { ["video_id"] = video.Id.ToString() });
+        log?.Report($"create: video {video.Id}");
+        var step = prompt is not null
+            ? await new CodeGenerationStep(_client, CodeGenerator()).RunAsync(video.Id, prompt, null, ct)
+            : await CodeGenerationStep.StoreGivenAsync(_client, video.Id, code!, null, ct);
+        AddCodeStep(report, step, log);
+        await RenderVersionAsync(report, step.Stored.Version, options, step.Seconds, log, ct);
+        return report;
+    }
+
+    /// <summary>`pipeline edit`: the next version from a prompt, rendered incrementally and published.</summary>
+    public async Task<PipelineReport> EditAsync(VideoId video, string prompt, RunOptions options, IProgress<string>? log, CancellationToken ct)
+    {
+        var report = new PipelineReport { Video = video, Mode = Mode };
+        var step = await new CodeGenerationStep(_client, CodeGenerator()).RunAsync(video, prompt, null, ct);
+        AddCodeStep(report, step, log);
+        await RenderVersionAsync(report, step.Stored.Version, options, step.Seconds, log, ct);
+        return report;
+    }
+
+    /// <summary>`render`: a stored version (default the current one) rendered and published.</summary>
+    public async Task<PipelineReport> RenderAsync(VideoId video, int? version, RunOptions options, IProgress<string>? log, CancellationToken ct)
+    {
+        var record = await _client.GetVideoAsync(video, ct);
+        if (record.CurrentVersion == 0)
+            throw new ManimCloudException(ErrorKind.NotFound, $"Video {video} has no code to render.", "Store some with `code put FILE --video V` or use `pipeline edit`.");
+        var report = new PipelineReport { Video = video, Mode = Mode };
+        await RenderVersionAsync(report, version ?? record.CurrentVersion, options, 0, log, ct);
+        return report;
+    }
+
+    private static void AddCodeStep(PipelineReport report, CodeStepResult step, IProgress<string>? log)
+    {
+        var summary = $"v{step.Stored.Version} by {step.Generator}: {step.Summary}" + (step.Note is null ? "" : $" (note: {step.Note})");
+        report.Add("code", summary, step.Seconds, new JsonObject
+        {
+            ["version"] = step.Stored.Version, ["generator"] = step.Generator, ["author"] = step.Stored.Author, ["key"] = step.Stored.Key,
+            ["sha256"] = step.Stored.Sha256, ["scenes"] = new JsonArray(step.Code.Scenes.Scenes.Select(s => (JsonNode)JsonValue.Create(s.Name)!).ToArray()),
+            ["syntax_checked"] = step.Code.SyntaxChecked, ["synced"] = step.Synced, ["note"] = step.Note,
+        });
+        log?.Report($"code: {summary}");
+    }
+
+    private async Task RenderVersionAsync(PipelineReport report, int version, RunOptions options, double codeSeconds, IProgress<string>? log, CancellationToken ct)
+    {
+        report.Version = version;
+        var runStarted = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var record = await _client.GetVideoAsync(report.Video, ct);
+        var (_, content) = await _client.GetCodeAsync(report.Video, version, ct);
+        var module = ManimScenes.Parse(Encoding.UTF8.GetString(content));
+        if (module.Scenes.Count == 0)
+            throw new ManimCloudException(ErrorKind.InvalidInput, $"Version {version} of video {report.Video} has no Scene subclass.", "Store code with at least one Scene subclass.");
+        foreach (var forced in options.ForceScenes)
+            if (forced < 1 || forced > module.Scenes.Count)
+                throw new ManimCloudException(ErrorKind.InvalidInput, $"--scene {forced}: version {version} has scenes 1 to {module.Scenes.Count}.",
+                    string.Join(", ", module.Scenes.Select(s => $"{s.Number} {s.Name}")));
+        var renderer = Renderer();
+        var quality = options.Quality ?? _settings.Quality;
+        var executor = Executor(log);
+        await executor.MoveStatusAsync(report.Video, VideoStatus.Rendering, ct);
+
+        // Reuse: a scene whose content address has a clip already is copied, not rendered.
+        var run = Guid.NewGuid().ToString("N")[..12];
+        report.Run = run;
+        var toRender = new List<(SceneSource Scene, string Key)>();
+        var reused = new JsonArray();
+        foreach (var scene in module.Scenes)
+        {
+            var key = RenderKey.For(renderer, quality, module, scene);
+            var found = options.ForceScenes.Contains(scene.Number) ? null : await Jobs.FindRenderAsync(key, ct);
+            if (found is not null && await TryReuseAsync(report.Video, version, scene, found, ct))
+                reused.Add((JsonNode)new JsonObject { ["scene"] = scene.Number, ["name"] = scene.Name, ["from_version"] = found.Version, ["sha256"] = found.Sha256 });
+            else toRender.Add((scene, key));
+        }
+        var reuseSeconds = clock.Elapsed.TotalSeconds;
+        report.Add("reuse", $"{reused.Count} of {module.Scenes.Count} scene(s) unchanged, clips reused", reuseSeconds, new JsonObject { ["reused"] = reused });
+        log?.Report($"reuse: {reused.Count} of {module.Scenes.Count} scene(s) unchanged; {toRender.Count} to render with {renderer.Name} ({quality.ToString().ToLowerInvariant()})");
+
+        var jobs = PlanJobs(run, record, version, module.Scenes.Count, toRender, renderer.Name, quality, new JsonObject
+        {
+            ["scenes"] = module.Scenes.Count, ["reused"] = reused.Count, ["code_seconds"] = codeSeconds,
+            ["reuse_seconds"] = Math.Round(reuseSeconds, 3), ["started_at"] = runStarted.ToString("O"),
+        });
+        await Jobs.CreateAsync(jobs, ct);
+        IJobQueue queue = Queue is not null ? Queue : new InProcessJobQueue();
+        foreach (var job in jobs.Where(j => j.State == JobState.Queued)) await queue.SendAsync(job, ct);
+
+        if (Queue is not null && !options.Wait)
+        {
+            report.Add("queue", $"{jobs.Count} job(s) of run {run} queued on {Queue.Url}; workers finish them (`jobs list --video {report.Video}`)", 0,
+                new JsonObject { ["jobs"] = new JsonArray(jobs.Select(j => (JsonNode)JsonValue.Create(j.Id)!).ToArray()) });
+            report.Url = WatchUrl(report.Video, version);
+            return;
+        }
+
+        using var inProcess = new CancellationTokenSource();
+        Task<WorkerReport>? worker = null;
+        if (Queue is null)
+        {
+            var concurrency = options.Concurrency ?? Math.Clamp(Environment.ProcessorCount, 1, 4);
+            worker = new Worker(queue, Jobs, executor, new WorkerOptions
+            {
+                Concurrency = concurrency, Visibility = TimeSpan.FromMinutes(30), PollWait = TimeSpan.FromMilliseconds(500), MaxAttempts = 2,
+                Owner = $"in-process-{Environment.ProcessId}",
+            }, null).RunAsync(inProcess.Token);
+        }
+        try
+        {
+            await WaitForRunAsync(report, run, jobs, queue, options.Timeout, log, ct);
+        }
+        finally
+        {
+            inProcess.Cancel();
+            if (worker is not null) await worker.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private static List<PipelineJob> PlanJobs(string run, VideoRecord record, int version, int sceneCount, List<(SceneSource Scene, string Key)> toRender,
+        string renderer, RenderQuality quality, JsonObject context)
+    {
+        var now = DateTimeOffset.UtcNow;
+        PipelineJob Job(JobKind kind, JobState state, IReadOnlyList<string> deps, string? next, int? scene = null, string? name = null, string? key = null) => new()
+        {
+            Id = PipelineJob.IdFor(run, kind, scene), Run = run, Video = record.Id, Project = record.Project, Version = version, Kind = kind,
+            Scene = scene, SceneName = name, RenderKey = key, Renderer = renderer, Quality = quality, DependsOn = deps, Next = next,
+            State = state, CreatedAt = now, UpdatedAt = now, Context = kind is JobKind.Assemble or JobKind.Publish ? context.DeepClone().AsObject() : new JsonObject(),
+        };
+        var assembleId = PipelineJob.IdFor(run, JobKind.Assemble);
+        var transcodeId = PipelineJob.IdFor(run, JobKind.Transcode);
+        var publishId = PipelineJob.IdFor(run, JobKind.Publish);
+        var renders = toRender.Select(r => Job(JobKind.RenderScene, JobState.Queued, [], assembleId, r.Scene.Number, r.Scene.Name, r.Key)).ToList();
+        var jobs = new List<PipelineJob>(renders)
+        {
+            Job(JobKind.Assemble, renders.Count == 0 ? JobState.Queued : JobState.Waiting, renders.Select(r => r.Id).ToList(), transcodeId),
+            Job(JobKind.Transcode, JobState.Waiting, [assembleId], publishId),
+            Job(JobKind.Publish, JobState.Waiting, [transcodeId], null),
+        };
+        return jobs;
+    }
+
+    private async Task<bool> TryReuseAsync(VideoId video, int version, SceneSource scene, SceneRender found, CancellationToken ct)
+    {
+        var dir = Directory.CreateTempSubdirectory("manimcloud-reuse-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "clip.mp4");
+            await _client.GetMediaAsync(found.Video, MediaSlot.ForScene(found.Scene), found.Version, path, ct);
+            await _client.PutMediaAsync(video, MediaSlot.ForScene(scene.Number), path, null, ct, version);
+            return true;
+        }
+        catch (ManimCloudException e) when (e.Kind is ErrorKind.NotFound)
+        {
+            return false; // the clip it pointed at is gone: render the scene instead
+        }
+        finally
+        {
+            try { dir.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>Follows the run's jobs until publish is done (or one is dead or cancelled), printing each change; fills the report's steps.</summary>
+    private async Task WaitForRunAsync(PipelineReport report, string run, List<PipelineJob> planned, IJobQueue queue, TimeSpan timeout, IProgress<string>? log, CancellationToken ct)
+    {
+        var deadline = DateTimeOffset.UtcNow + timeout;
+        var seen = new Dictionary<string, JobState>();
+        var poll = Queue is null ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(1);
+        var lastNudge = DateTimeOffset.UtcNow;
+        while (true)
+        {
+            var jobs = new List<PipelineJob>();
+            foreach (var p in planned) jobs.Add(await Jobs.GetAsync(p.Id, ct) ?? p);
+            foreach (var j in jobs.Where(j => !seen.TryGetValue(j.Id, out var s) || s != j.State))
+            {
+                seen[j.Id] = j.State;
+                if (j.State is JobState.Running or JobState.Done or JobState.Dead)
+                    log?.Report($"  {j.Id}: {PipelineJob.StateName(j.State)}{(j.Owner is { } o && j.State == JobState.Running ? $" on {o}" : "")}{(j.Error is { } e && j.State == JobState.Dead ? $": {e}" : "")}");
+            }
+            if (jobs.FirstOrDefault(j => j.State is JobState.Dead or JobState.Cancelled) is { } failed)
+            {
+                await _client.UpdateVideoAsync(report.Video, null, null, null, VideoStatus.Error, null, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+                throw new ManimCloudException(failed.State == JobState.Cancelled ? ErrorKind.Conflict : ErrorKind.Fatal,
+                    $"Job {failed.Id} ({PipelineJob.KindName(failed.Kind)}{(failed.SceneName is { } n ? $" {n}" : "")}) is {PipelineJob.StateName(failed.State)}: {failed.Error ?? "cancelled"}",
+                    $"Fix the cause, then `manimcloud jobs retry {failed.Id}`, or run the command again (finished scenes are reused).");
+            }
+            var publish = jobs.Single(j => j.Kind == JobKind.Publish);
+            if (publish.State == JobState.Done)
+            {
+                Summarize(report, jobs);
+                return;
+            }
+            if (DateTimeOffset.UtcNow > deadline)
+                throw new ManimCloudException(ErrorKind.Transient, $"Run {run} did not finish within {timeout.TotalMinutes:0} min.",
+                    Queue is null ? "Run the command again; finished scenes are reused." : "Are workers running (`manimcloud worker`)? `manimcloud jobs list --video V` shows where it stands.");
+            if (Queue is not null && DateTimeOffset.UtcNow - lastNudge > TimeSpan.FromSeconds(10))
+            {
+                // A worker that died between finishing a job and queueing the next leaves the next waiting: queue it here.
+                lastNudge = DateTimeOffset.UtcNow;
+                foreach (var done in jobs.Where(j => j.State == JobState.Done)) await Worker_Advance(done, queue, ct);
+            }
+            await Task.Delay(poll, ct);
+        }
+    }
+
+    private Task Worker_Advance(PipelineJob done, IJobQueue queue, CancellationToken ct) => Worker.AdvanceAsync(Jobs, queue, done, ct);
+
+    private static void Summarize(PipelineReport report, List<PipelineJob> jobs)
+    {
+        double Seconds(PipelineJob j) => j.StartedAt is { } s && j.FinishedAt is { } f ? (f - s).TotalSeconds : 0;
+        var renders = jobs.Where(j => j.Kind == JobKind.RenderScene).ToList();
+        var renderSpan = renders.Count == 0 ? 0 : (renders.Max(j => j.FinishedAt!.Value) - renders.Min(j => j.StartedAt!.Value)).TotalSeconds;
+        report.Add("render", renders.Count == 0 ? "nothing to render" :
+            $"{renders.Count} scene(s) rendered and stored ({string.Join(", ", renders.OrderBy(r => r.Scene).Select(r => r.SceneName))}) by {renders.Select(r => r.Owner ?? "?").Distinct().Count()} worker(s)",
+            renderSpan, new JsonObject
+            {
+                ["scenes"] = new JsonArray(renders.OrderBy(r => r.Scene).Select(r => (JsonNode)new JsonObject
+                {
+                    ["scene"] = r.Scene, ["name"] = r.SceneName, ["job"] = r.Id, ["attempts"] = r.Attempts, ["result"] = r.Result?.DeepClone(),
+                }).ToArray()),
+            });
+        var assemble = jobs.Single(j => j.Kind == JobKind.Assemble);
+        report.Add("upload", $"clips and the full video stored ({assemble.Result?["key"]}, {assemble.Result?["size"]} bytes)", Seconds(assemble), assemble.Result?.DeepClone().AsObject());
+        var transcode = jobs.Single(j => j.Kind == JobKind.Transcode);
+        report.Add("transcode", transcode.Result?["skipped"] is { } why ? $"skipped: {why}" : (string?)transcode.Result?["summary"] ?? "ladder built", Seconds(transcode), transcode.Result?.DeepClone().AsObject());
+        var publish = jobs.Single(j => j.Kind == JobKind.Publish);
+        report.Add("publish", (string?)publish.Result?["summary"] ?? "status ready", Seconds(publish), publish.Result?.DeepClone().AsObject());
+        report.Url = (string?)publish.Result?["url"];
+        report.Finished = true;
+    }
+
+    private static string Shorten(string text) => text.Length <= 200 ? text : text[..197] + "...";
+
+    // ------------------------------------------------------------------ jobs commands
+
+    public async Task<PipelineJob> CancelJobAsync(string id, CancellationToken ct)
+    {
+        var (changed, current) = await Jobs.TransitionAsync(id, j => j.Cancel(DateTimeOffset.UtcNow), ct);
+        if (current is null) await Jobs.RequireAsync(id, ct);
+        return changed ?? throw new ManimCloudException(ErrorKind.Conflict, $"Job {id} is already {PipelineJob.StateName(current!.State)}.", "Only waiting, queued and running jobs can be cancelled.");
+    }
+
+    /// <summary>`jobs retry`: queues the job again (taking it out of the dead-letter queue) and, in-process, runs it and what waits on it.</summary>
+    public async Task<PipelineJob> RetryJobAsync(string id, IProgress<string>? log, CancellationToken ct)
+    {
+        var (changed, current) = await Jobs.TransitionAsync(id, j => j.Retry(DateTimeOffset.UtcNow), ct);
+        if (current is null) await Jobs.RequireAsync(id, ct);
+        if (changed is null)
+            throw new ManimCloudException(ErrorKind.Conflict, $"Job {id} is {PipelineJob.StateName(current!.State)}{(current.State == JobState.Running ? $" on {current.Owner}, whose lease is live" : "")}.",
+                "Retry a dead, cancelled or stuck job; a running one is still being worked on.");
+        if (Queue is not null)
+        {
+            var removed = await Queue.RedriveAsync(id, ct);
+            await Queue.SendAsync(changed, ct);
+            log?.Report($"{id}: queued again on {Queue.Url}{(removed > 0 ? $" ({removed} message(s) taken out of the dead-letter queue)" : "")}");
+            return changed;
+        }
+        // In-process: run it, and the jobs waiting on it, here and now.
+        var queue = new InProcessJobQueue();
+        await queue.SendAsync(changed, ct);
+        using var stop = new CancellationTokenSource();
+        var worker = new Worker(queue, Jobs, Executor(log), new WorkerOptions { Visibility = TimeSpan.FromMinutes(30), PollWait = TimeSpan.FromMilliseconds(300), IdleExit = TimeSpan.FromSeconds(2), MaxAttempts = 1 }, log);
+        await worker.RunAsync(ct);
+        return await Jobs.RequireAsync(id, ct);
+    }
+}
