@@ -299,14 +299,19 @@ public sealed class ManimCloudClient : IDisposable
                 Outbox.Remove(entry.Operation.Id);
                 applied++;
             }
+            Cache.CollectOrphans(OrphanGrace);
             return new SyncReport(applied, [], 0, [], 0, 0, []);
         }
         var report = await Sync.DrainAsync(null, progress, ct);
         Cache.Evict();
+        Cache.CollectOrphans(OrphanGrace);
         return report;
     }
 
     public Task<SyncReport> SyncAsync(CancellationToken ct) => SyncAsync(null, ct);
+
+    /// <summary>How old an unreferenced, unsynced blob must be before `sync` removes it (a writer still at work keeps its blob).</summary>
+    private static readonly TimeSpan OrphanGrace = TimeSpan.FromHours(1);
 
     public IReadOnlyList<OutboxEntry> Conflicts() => Outbox.List(Outbox.Conflicted);
 
@@ -322,6 +327,7 @@ public sealed class ManimCloudClient : IDisposable
     /// </summary>
     internal async Task<Written<T>> RunAsync<T>(Operation op, Func<OperationResult, T> pick, CancellationToken ct, ApplyOptions? cloudOptions = null)
     {
+        var started = DateTimeOffset.UtcNow;
         Outbox.Add(op);
         if (Sync is null)
         {
@@ -361,8 +367,9 @@ public sealed class ManimCloudClient : IDisposable
             }
             catch (Exception e) when (Options.RequireCloud || e is not ManimCloudException { IsRetryable: true })
             {
-                // Refused for good (or the caller demands the cloud): nothing of it may remain anywhere.
+                // Refused for good (or the caller demands the cloud): nothing of it may remain anywhere, its bytes included.
                 Outbox.Remove(op.Id);
+                Cache.Release(op.Blobs, started);
                 Audit.Record(op.Kind, op.Video.ToString(), "failed", e.Message);
                 throw;
             }

@@ -68,6 +68,74 @@ public sealed class BlobCache(Catalog catalog, BlobFolder blobs, Outbox outbox, 
         return new(evicted, freed, cached - freed);
     }
 
+    /// <summary>
+    /// Removes the blobs of a write that was withdrawn (the cloud refused it for good), unless something else still
+    /// needs them: a queued operation, an object in the workspace's store, or a copy known to be in the cloud.
+    /// Without this, every refused write would leave its bytes in the blob folder for ever. A blob touched after
+    /// <paramref name="writeStarted"/> belongs to another writer of the same bytes that has not queued its operation
+    /// yet, and is kept (the orphan sweep takes it later if that writer goes away).
+    /// </summary>
+    public int Release(IReadOnlyCollection<string> sha256s, DateTimeOffset writeStarted)
+    {
+        if (sha256s.Count == 0) return 0;
+        var keep = outbox.ReferencedBlobs();
+        var removed = 0;
+        using var c = catalog.Open();
+        foreach (var sha in sha256s.Distinct())
+        {
+            if (keep.Contains(sha) || IsStoredOrSynced(c, sha) || TouchedAfter(c, sha, writeStarted)) continue;
+            if (Remove(c, sha)) removed++;
+        }
+        return removed;
+    }
+
+    /// <summary>
+    /// Blobs nothing refers to (left by refused writes, or by a crash between storing a blob and recording its
+    /// operation), older than <paramref name="grace"/> so a writer that is still at work keeps its blob.
+    /// Only blobs the cache tracks as unsynced are candidates: cached copies of cloud objects go by eviction.
+    /// </summary>
+    public EvictionReport CollectOrphans(TimeSpan grace)
+    {
+        var keep = outbox.ReferencedBlobs();
+        using var c = catalog.Open();
+        var candidates = new List<(string Sha, long Size)>();
+        var before = (DateTimeOffset.UtcNow - grace).ToString("O");
+        using (var cmd = c.Command(null, "SELECT sha256, size FROM blob_cache WHERE synced = 0 AND last_access < $t", ("$t", before)))
+        using (var r = cmd.ExecuteReader())
+            while (r.Read()) candidates.Add((r.GetString(0), r.GetInt64(1)));
+        int removed = 0;
+        long freed = 0;
+        foreach (var (sha, size) in candidates)
+        {
+            if (keep.Contains(sha) || IsStoredOrSynced(c, sha)) continue;
+            if (Remove(c, sha)) { removed++; freed += size; }
+        }
+        return new(removed, freed, CachedBytes());
+    }
+
+    private static bool IsStoredOrSynced(Microsoft.Data.Sqlite.SqliteConnection c, string sha)
+    {
+        using var cmd = c.Command(null, """
+            SELECT EXISTS(SELECT 1 FROM objects WHERE sha256 = $h) OR EXISTS(SELECT 1 FROM blob_cache WHERE sha256 = $h AND synced = 1)
+            """, ("$h", sha));
+        return Convert.ToInt64(cmd.ExecuteScalar()) == 1;
+    }
+
+    private static bool TouchedAfter(Microsoft.Data.Sqlite.SqliteConnection c, string sha, DateTimeOffset at)
+    {
+        using var cmd = c.Command(null, "SELECT last_access FROM blob_cache WHERE sha256 = $h", ("$h", sha));
+        return cmd.ExecuteScalar() is string t && DateTimeOffset.Parse(t) > at;
+    }
+
+    private bool Remove(Microsoft.Data.Sqlite.SqliteConnection c, string sha)
+    {
+        try { File.Delete(blobs.PathOf(sha)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+        using var del = c.Command(null, "DELETE FROM blob_cache WHERE sha256 = $h", ("$h", sha));
+        del.ExecuteNonQuery();
+        return true;
+    }
+
     private long? FreeBytes()
     {
         try { return new DriveInfo(Path.GetFullPath(blobs.Root)).AvailableFreeSpace; }
