@@ -95,7 +95,7 @@ if [ $moto = 1 ]; then
 fi
 
 if [ $ceph = 1 ]; then
-  echo; echo "=== Ceph RGW at 127.0.0.1:7480 (checksums when-required, SPEC §4) ==="
+  echo; echo "=== Ceph RGW at 127.0.0.1:7480 (checksums when-required, SPEC §4; no SSE header from any client: this RGW has no SSE configured) ==="
   started_ceph=0
   if ! curl -s -o /dev/null http://127.0.0.1:7480/; then
     command -v radosgw >/dev/null || { echo "Installing Ceph…"; apt-get update -qq >/dev/null && apt-get install -y -qq ceph-mon ceph-osd radosgw ceph-common >/dev/null; }

@@ -24,7 +24,7 @@ static class EngineCall
         a.WhenRequired ? ManimCloud.Workspace.ChecksumMode.WhenRequired : ManimCloud.Workspace.ChecksumMode.WhenSupported;
 
     public static Task UploadAsync(IAmazonS3 s3, ClientArgs a, CancellationToken ct) =>
-        Engine(s3).UploadFileAsync(a.Bucket, a.Key, a.File, new UploadOptions { ChecksumMode = Mode(a) }, null, ct);
+        Engine(s3).UploadFileAsync(a.Bucket, a.Key, a.File, new UploadOptions { ChecksumMode = Mode(a), RequestEncryption = a.Sse }, null, ct);
 
     public static Task DownloadAsync(IAmazonS3 s3, ClientArgs a, CancellationToken ct) =>
         Engine(s3).DownloadFileAsync(a.Bucket, a.Key, null, a.File, new DownloadOptions(), null, ct);

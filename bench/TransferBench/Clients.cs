@@ -10,7 +10,7 @@ public sealed record Client(string Id, string Label, bool IsAnchor, Func<Directi
 {
     /// <summary>Every client; the Native AOT TransferUtility only when bench/run.sh could build it (it needs a C toolchain).</summary>
     public static IReadOnlyList<Client> All(string benchRoot) =>
-        Defined(benchRoot).Where(c => !c.Id.EndsWith("-aot", StringComparison.Ordinal) || File.Exists(c.Command(Direction.Upload, new("", "", "", "", false)).Program)).ToList();
+        Defined(benchRoot).Where(c => !c.Id.EndsWith("-aot", StringComparison.Ordinal) || File.Exists(c.Command(Direction.Upload, new("", "", "", "", false, true)).Program)).ToList();
 
     public static IReadOnlyList<string> Ids(string benchRoot) => Defined(benchRoot).Select(c => c.Id).ToList();
 
@@ -19,7 +19,7 @@ public sealed record Client(string Id, string Label, bool IsAnchor, Func<Directi
         string Exe(string project, string build = "net10.0") => Path.Combine(benchRoot, project, "bin", "Release", build, project);
         (string, string[]) Child(string exe, Direction d, Transfer t, params string[] extra) =>
             (exe, [d == Direction.Upload ? "upload" : "download", "--endpoint", t.Endpoint, "--bucket", t.Bucket, "--key", t.Key,
-                "--file", t.File, "--checksum", t.WhenRequired ? "when-required" : "when-supported", .. extra]);
+                "--file", t.File, "--checksum", t.WhenRequired ? "when-required" : "when-supported", "--sse", t.Sse ? "on" : "off", .. extra]);
         return
         [
             new("tu-default", "TransferUtility (default)", true, (d, t) => Child(Exe("TuClient"), d, t)),
@@ -31,8 +31,9 @@ public sealed record Client(string Id, string Label, bool IsAnchor, Func<Directi
             {
                 var remote = $"s3://{t.Bucket}/{t.Key}";
                 // Progress lines off: with a pipe for stdout they are only cost, not feedback.
+                string[] sse = d == Direction.Upload && t.Sse ? ["--sse", "AES256"] : [];
                 return ("aws", ["s3", "cp", d == Direction.Upload ? t.File : remote, d == Direction.Upload ? remote : t.File,
-                    "--endpoint-url", t.Endpoint, "--only-show-errors", "--no-progress"]);
+                    "--endpoint-url", t.Endpoint, "--only-show-errors", "--no-progress", .. sse]);
             }),
             // Native AOT when bench/run.sh could build it so (as ./manimcloud builds the CLI), else the ReadyToRun build.
             new("manimcloud", "ManimCloud", false, (d, t) => Child(File.Exists(Exe("McClient", "aot")) ? Exe("McClient", "aot") : Exe("McClient"), d, t)),
@@ -48,4 +49,5 @@ public sealed record Client(string Id, string Label, bool IsAnchor, Func<Directi
 }
 
 /// <summary>What one transfer moves: the object and the local file (the source to upload, or the target to download into).</summary>
-public sealed record Transfer(string Endpoint, string Bucket, string Key, string File, bool WhenRequired);
+/// <param name="Sse">Whether uploads ask for SSE-S3: the same for every client.</param>
+public sealed record Transfer(string Endpoint, string Bucket, string Key, string File, bool WhenRequired, bool Sse = true);

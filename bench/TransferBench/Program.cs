@@ -13,6 +13,7 @@ using TransferBench;
 const string Usage = """
     TransferBench [--start-fast [--tls CA_PEM] | --moto | --endpoint URL] [--size 256MiB] [--runs 3] [--out results.json]
                   [--clients tu-default,tu-tuned,tu-default-aot,tu-tuned-aot,aws-cli,manimcloud] [--checksum when-supported|when-required]
+                  [--sse on|off (default: off on Ceph RGW, which has no SSE configured; on elsewhere)]
                   [--warmup SIZE (default: --size; 0 skips)] [--work DIR]
     """;
 
@@ -46,6 +47,9 @@ try
     // Ceph RGW refuses the SDK's default flexible checksums (SPEC §4), so it gets WHEN_REQUIRED unless told otherwise.
     var whenRequired = opt.Checksum is { } c ? c == "when-required" : endpoint.Kind == "ceph-rgw";
     var env = ChildEnvironment(endpoint.Url, whenRequired, work);
+    // The server-side-encryption request, the same for every client: SSE-S3 (as ManimCloud always asks on AWS), except
+    // on a Ceph RGW with no SSE configured, which refuses the header (InvalidRequest), so there nobody sends it.
+    var sse = opt.Sse is { } s ? s == "on" : endpoint.Kind != "ceph-rgw";
     if (opt.TlsCa is { } ca)
     {
         // The CLI reads AWS_CA_BUNDLE; .NET (OpenSSL) reads SSL_CERT_FILE natively, at its first TLS handshake.
@@ -53,7 +57,8 @@ try
         env["SSL_CERT_FILE"] = ca;
     }
     Console.WriteLine($"Endpoint: {endpoint.Kind} at {endpoint.Url}; file {Size.Format(opt.Size)}; {opt.Runs} interleaved round(s); " +
-                      $"checksums {(whenRequired ? "when-required" : "when-supported")}; {Environment.ProcessorCount} cores.");
+                      $"checksums {(whenRequired ? "when-required" : "when-supported")}; " +
+                      $"SSE {(sse ? "SSE-S3 requested by every client" : "not requested by any client")}; {Environment.ProcessorCount} cores.");
 
     const string bucket = "transferbench";
     using var admin = AdminClient(endpoint.Url, env, whenRequired);
@@ -99,9 +104,9 @@ try
     async Task RoundTripAsync(Client client, int round, string source, long size, string sha, bool record)
     {
         var key = $"{client.Id}/{(record ? $"round-{round + 1}" : "warm-up")}";
-        var up = await MeasureAsync(client, Direction.Upload, round, new Transfer(endpoint.Url, bucket, key, source, whenRequired), size, sha, record);
+        var up = await MeasureAsync(client, Direction.Upload, round, new Transfer(endpoint.Url, bucket, key, source, whenRequired, sse), size, sha, record);
         if (up is not null)
-            await MeasureAsync(client, Direction.Download, round, new Transfer(endpoint.Url, bucket, key, Path.Combine(work, $"download-{client.Id}.bin"), whenRequired), size, sha, record);
+            await MeasureAsync(client, Direction.Download, round, new Transfer(endpoint.Url, bucket, key, Path.Combine(work, $"download-{client.Id}.bin"), whenRequired, sse), size, sha, record);
         try { await admin.DeleteObjectAsync(bucket, key); } catch (AmazonS3Exception) { }
     }
 
@@ -148,6 +153,7 @@ try
         sizeBytes = opt.Size,
         runs = opt.Runs,
         checksums = whenRequired ? "when-required" : "when-supported",
+        sse = sse ? "SSE-S3 (x-amz-server-side-encryption: AES256) on every upload" : "none",
         manimCloudEngine = engine,
         clients = clients.Select(c => new { id = c.Id, label = c.Label, anchor = c.IsAnchor }),
         medians,
@@ -231,12 +237,12 @@ static string Tail(string output)
 }
 
 sealed record Options(string Mode, string? EndpointUrl, long Size, int Runs, string? Out, HashSet<string>? Clients, string? Checksum,
-    long Warmup, string? Work, string? BenchRoot, string? TlsCa = null)
+    long Warmup, string? Work, string? BenchRoot, string? TlsCa = null, string? Sse = null)
 {
     public static Options? Parse(string[] args, string usage)
     {
         string mode = "fast";
-        string? url = null, outPath = null, checksum = null, work = null, benchRoot = null, tlsCa = null;
+        string? url = null, outPath = null, checksum = null, work = null, benchRoot = null, tlsCa = null, sse = null;
         long size = 256L << 20;
         long? warmup = null;
         var runs = 3;
@@ -257,6 +263,7 @@ sealed record Options(string Mode, string? EndpointUrl, long Size, int Runs, str
                     case "--out": outPath = Next(); break;
                     case "--clients": clients = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(); break;
                     case "--checksum": checksum = Next(); break;
+                    case "--sse": sse = Next(); break;
                     case "--warmup": warmup = TransferBench.Size.Parse(Next()); break;
                     case "--work": work = Next(); break;
                     case "--bench-root": benchRoot = Next(); break;
@@ -267,6 +274,7 @@ sealed record Options(string Mode, string? EndpointUrl, long Size, int Runs, str
             if (runs < 1) throw new ArgumentException("--runs must be at least 1.");
             if (size < 1) throw new ArgumentException("--size must be positive.");
             if (checksum is not (null or "when-supported" or "when-required")) throw new ArgumentException("--checksum is when-supported or when-required.");
+            if (sse is not (null or "on" or "off")) throw new ArgumentException("--sse is on or off.");
             var known = Client.Ids(benchRoot ?? "");
             if (clients?.Except(known).ToList() is { Count: > 0 } unknown)
                 throw new ArgumentException($"Unknown client(s) {string.Join(", ", unknown)}; the clients are {string.Join(", ", known)}.");
@@ -277,7 +285,7 @@ sealed record Options(string Mode, string? EndpointUrl, long Size, int Runs, str
             // (Environment.SetEnvironmentVariable does not reach OpenSSL), so the caller must set it: bench/run.sh --tls does.
             if (tlsCa is not null && Environment.GetEnvironmentVariable("SSL_CERT_FILE") is var sslCertFile && (sslCertFile is null || Path.GetFullPath(sslCertFile) != tlsCa))
                 throw new ArgumentException($"--tls {tlsCa} needs SSL_CERT_FILE={tlsCa} in this process's environment (it is '{sslCertFile}'); bench/run.sh --tls sets it.");
-            return new Options(mode, url, size, runs, outPath, clients, checksum, warmup ?? size, work, benchRoot, tlsCa);
+            return new Options(mode, url, size, runs, outPath, clients, checksum, warmup ?? size, work, benchRoot, tlsCa, sse);
         }
         catch (Exception e) when (e is ArgumentException or FormatException)
         {

@@ -28,6 +28,7 @@ using var transfer = a.Tuned
 if (a.Upload)
 {
     var request = new TransferUtilityUploadRequest { BucketName = a.Bucket, Key = a.Key, FilePath = a.File };
+    if (a.Sse) request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256;
     if (a.Tuned) request.PartSize = Tuned.PartSize;
     await transfer.UploadAsync(request);
 }

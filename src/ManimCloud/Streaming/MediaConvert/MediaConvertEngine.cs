@@ -330,19 +330,26 @@ public sealed class MediaConvertEngine : ITranscodeEngine
         var key = ObjectLayout.PosterKey(request.Project, request.VideoId, request.Version);
         using var buffer = new MemoryStream();
         await using (var read = await _videos.OpenReadAsync(frame, null, ct)) await read.CopyToAsync(buffer, ct);
-        await PutBytesAsync(key, RenditionObjects.ContentType(RenditionObjectKind.Image, key), Metadata(request), buffer.ToArray(), ct);
+        await PutBytesAsync(key, RenditionObjects.ContentType(RenditionObjectKind.Image, key), Metadata(request), buffer.ToArray(), ct,
+            RenditionObjects.CacheControl(RenditionObjectKind.Image));
         return key;
     }
 
     private Task<string> PutTextAsync(TranscodeRequest request, string key, string text, CancellationToken ct) =>
-        PutBytesAsync(key, RenditionObjects.ContentType(RenditionObjectKind.Manifest, key), Metadata(request), Encoding.UTF8.GetBytes(text), ct);
+        PutBytesAsync(key, RenditionObjects.ContentType(RenditionObjectKind.Manifest, key), Metadata(request), Encoding.UTF8.GetBytes(text), ct,
+            RenditionObjects.CacheControl(RenditionObjectKind.Manifest));
 
-    /// <summary>Stores a small object the engine made itself; returns its SHA-256.</summary>
-    private async Task<string> PutBytesAsync(string key, string contentType, IReadOnlyDictionary<string, string> metadata, byte[] bytes, CancellationToken ct)
+    /// <summary>
+    /// Stores a small object the engine made itself, with the Cache-Control it is served with (the joined manifests
+    /// short, the poster immutable, as the local engine's); returns its SHA-256. The segments MediaConvert writes carry
+    /// none (its S3 destination settings have no Cache-Control), so the CDN's cache behaviour for segments gives their TTL.
+    /// </summary>
+    private async Task<string> PutBytesAsync(string key, string contentType, IReadOnlyDictionary<string, string> metadata, byte[] bytes, CancellationToken ct,
+        string? cacheControl = null)
     {
         var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
         using var content = new MemoryStream(bytes, writable: false);
-        await _videos.PutAsync(new ObjectWrite(key, ObjectKind.Rendition, contentType, metadata, sha, bytes.Length), content, ct);
+        await _videos.PutAsync(new ObjectWrite(key, ObjectKind.Rendition, contentType, metadata, sha, bytes.Length) { CacheControl = cacheControl }, content, ct);
         return sha;
     }
 

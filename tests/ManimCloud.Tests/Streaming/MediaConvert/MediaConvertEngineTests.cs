@@ -133,6 +133,13 @@ public sealed class MediaConvertEngineTests
             Assert.True(await ExistsAsync(s, Resolve(folder + "dash/", baseUrl.Value + template.Attribute("initialization")!.Value)));
         }
         Assert.Contains(progress, p => p.Stage.Contains("PROGRESSING"));
+
+        // Read back by the AWS CLI: the manifests the engine wrote are short-cached, the poster immutable.
+        string CacheControl(string key) =>
+            (string)AwsCli.Json("s3api", "head-object", "--bucket", s.Cloud.VideoBucket, "--key", key)["CacheControl"]!;
+        Assert.Equal(RenditionObjects.ManifestCacheControl, CacheControl(set.HlsMasterKey));
+        Assert.Equal(RenditionObjects.ManifestCacheControl, CacheControl(set.DashManifestKey));
+        Assert.Equal(RenditionObjects.ImmutableCacheControl, CacheControl(set.PosterKey!));
     }
 
     [Fact]
