@@ -36,6 +36,13 @@ public interface IJobQueue
     Task<int> RedriveAsync(string jobId, CancellationToken ct);
 }
 
+/// <summary>A queue that can tell how many jobs wait in it (workers record it as the manimcloud.queue.depth gauge).</summary>
+public interface IQueueDepth
+{
+    /// <summary>Jobs waiting to be received (approximate on SQS).</summary>
+    Task<long> WaitingAsync(CancellationToken ct);
+}
+
 public static class JobMessages
 {
     public static string Body(PipelineJob job) => new JsonObject { ["job_id"] = job.Id, ["kind"] = PipelineJob.KindName(job.Kind), ["video_id"] = job.Video.ToString() }.ToJsonString();
@@ -55,7 +62,7 @@ public static class JobMessages
 }
 
 /// <summary>Jobs in one process (no MANIMCLOUD_QUEUE): a channel, with the same acknowledgements as a queue.</summary>
-public sealed class InProcessJobQueue : IJobQueue
+public sealed class InProcessJobQueue : IJobQueue, IQueueDepth
 {
     private readonly Channel<JobMessage> _channel = Channel.CreateUnbounded<JobMessage>();
     private readonly List<(JobMessage Message, string Reason)> _dead = [];
@@ -105,4 +112,6 @@ public sealed class InProcessJobQueue : IJobQueue
     }
 
     public Task<int> RedriveAsync(string jobId, CancellationToken ct) => Task.FromResult(0);
+
+    public Task<long> WaitingAsync(CancellationToken ct) => Task.FromResult((long)_channel.Reader.Count);
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using ManimCloud.Domain;
+using ManimCloud.Operations.Telemetry;
 using ManimCloud.Rendering;
 
 namespace ManimCloud.Pipeline;
@@ -15,10 +16,10 @@ namespace ManimCloud.Pipeline;
 public sealed class JobExecutor(ManimCloudClient client, IJobStore store, Func<string, IRenderer> rendererFor, TestRenderer ffmpeg,
     IProgress<string>? log = null)
 {
-    /// <summary>Builds a version's ladder; null until a transcode service is configured (the step is then skipped and says so).</summary>
+    /// <summary>Builds a version's ladder (the streaming service, see <see cref="PipelineService"/>); null: the step is skipped and says so.</summary>
     public Func<PipelineJob, IProgress<string>?, CancellationToken, Task<JsonObject>>? Transcode { get; init; }
 
-    /// <summary>Invalidates what a publish changed and names the playback URL; null: the player URL of the local service.</summary>
+    /// <summary>Invalidates what a re-publish changed in the CDN's cache (and may name the playback URL); null: nothing beyond the status and the link.</summary>
     public Func<PipelineJob, CancellationToken, Task<JsonObject>>? Publish { get; init; }
 
     public string PublicUrl { get; init; } = "http://127.0.0.1:8080";
@@ -44,8 +45,18 @@ public sealed class JobExecutor(ManimCloudClient client, IJobStore store, Func<s
             var scene = scenes.Find(job.SceneName!) ?? throw new ManimCloudException(ErrorKind.InvalidInput,
                 $"Version {job.Version} of video {job.Video} has no scene {job.SceneName}.", "The code changed under the job: render the version again.");
             var renderer = rendererFor(job.Renderer);
-            var clip = await renderer.RenderSceneAsync(new SceneRenderRequest(module, scene, job.Quality, Path.Combine(work.FullName, "out")), ct);
+            string clip;
+            try
+            {
+                clip = await renderer.RenderSceneAsync(new SceneRenderRequest(module, scene, job.Quality, Path.Combine(work.FullName, "out")), ct);
+            }
+            catch (ManimCloudException e)
+            {
+                ManimCloudMetrics.RecordRender(renderer.Name, started.Elapsed.TotalSeconds, ManimCloudMetrics.OutcomeOf(e.Kind));
+                throw;
+            }
             var rendered = started.Elapsed.TotalSeconds;
+            ManimCloudMetrics.RecordRender(renderer.Name, rendered);
             var stored = (await client.PutMediaAsync(job.Video, MediaSlot.ForScene(job.Scene!.Value), clip, null, ct, job.Version)).Value;
             await store.RecordRenderAsync(new SceneRender(job.RenderKey!, job.Video, job.Version, job.Scene.Value, stored.Sha256, stored.Size), ct);
             log?.Report($"  rendered scene {job.Scene} ({scene.Name}) with {renderer.Name} in {rendered:0.00} s, stored {stored.Key} ({stored.Size} bytes)");
@@ -103,15 +114,7 @@ public sealed class JobExecutor(ManimCloudClient client, IJobStore store, Func<s
     {
         var started = Stopwatch.StartNew();
         var result = Publish is null ? new JsonObject() : await Publish(job, ct);
-        var record = await client.GetVideoAsync(job.Video, ct);
-        if (result["url"] is null && record.Renditions.ContainsKey(job.Version))
-        {
-            // A signed link to the player page and the manifest (delivery's signer: the same format local and behind the CDN).
-            var link = client.Delivery.Link(record, job.Version, Delivery.StreamFormat.Hls, DateTimeOffset.UtcNow.AddHours(2));
-            result["url"] = link.WatchUrl;
-            result["manifest"] = link.Url;
-            result["link_expires_at"] = link.GrantExpires.ToString("O");
-        }
+        // The player page; the command that waits for the run signs its grant on its own machine (PipelineService.PlaybackUrlAsync).
         result["url"] ??= WatchUrl(job.Video, job.Version);
         // The run's timings, step by step, from its jobs' records (any worker may have done any of them).
         var jobs = await store.ListAsync(job.Video, job.Run, 1000, ct);

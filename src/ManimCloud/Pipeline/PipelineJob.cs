@@ -100,6 +100,12 @@ public sealed record PipelineJob
     public static string KindName(JobKind k) => k switch { JobKind.RenderScene => "render_scene", _ => k.ToString().ToLowerInvariant() };
     public static string StateName(JobState s) => s.ToString().ToLowerInvariant();
 
+    /// <summary>The pipeline step a job carries out, as the commands print it and as its span is named.</summary>
+    public static string StepName(JobKind k) => k switch
+    {
+        JobKind.RenderScene => "render", JobKind.Assemble => "upload", JobKind.Transcode => "transcode", _ => "publish",
+    };
+
     public static JobKind ParseKind(string s) => s switch
     {
         "render_scene" => JobKind.RenderScene, "assemble" => JobKind.Assemble, "transcode" => JobKind.Transcode, "publish" => JobKind.Publish,

@@ -35,9 +35,15 @@ public sealed class PipelineService
     public SqsJobQueue? Queue { get; }
     public TestRenderer Ffmpeg { get; init; } = new();
 
-    /// <summary>Set by the transcode service when it is there: builds the version's ladder (see <see cref="JobExecutor.Transcode"/>).</summary>
+    /// <summary>Builds the version's ladder (see <see cref="JobExecutor.Transcode"/>): the streaming service, as `video transcode` does.</summary>
     public Func<PipelineJob, IProgress<string>?, CancellationToken, Task<JsonObject>>? Transcode { get; set; }
+    /// <summary>The publish step's own work before the status moves to ready: invalidating what a re-publish changed.</summary>
     public Func<PipelineJob, CancellationToken, Task<JsonObject>>? Publish { get; set; }
+    /// <summary>
+    /// Invalidates CDN paths (manifest keys) of a version that a re-publish changed; null while delivery has no
+    /// invalidation to call here (the publish step then names the paths and the command that invalidates them).
+    /// </summary>
+    public Func<VideoRecord, int, IReadOnlyList<string>, CancellationToken, Task<JsonObject>>? Invalidate { get; set; }
 
     public PipelineService(ManimCloudClient client)
     {
@@ -49,6 +55,93 @@ public sealed class PipelineService
             Jobs = new DynamoJobStore(aws.DynamoDB, client.Options.Table!, aws.Retry);
         }
         else Jobs = new SqliteJobStore(client.Catalog);
+        Transcode = TranscodeStepAsync;
+        Publish = PublishStepAsync;
+    }
+
+    // ------------------------------------------------------------------ transcode and publish (the jobs' work)
+
+    /// <summary>
+    /// The ladder of the job's version by the streaming service (the engine `video transcode` picks: MediaConvert when
+    /// configured, else ffmpeg here). A scene whose clip did not change is not encoded again: its published segments
+    /// are pointed at, so an edit of one scene re-encodes one scene.
+    /// </summary>
+    private async Task<JsonObject> TranscodeStepAsync(PipelineJob job, IProgress<string>? log, CancellationToken ct)
+    {
+        var before = (await _client.GetVideoAsync(job.Video, ct)).Renditions.GetValueOrDefault(job.Version);
+        var progress = new StageProgress(p =>
+        {
+            if (p.Stage is not "encoding" and not "manifests") log?.Report($"  transcode: scene {p.Scene} {p.Stage}");
+        });
+        var r = await _client.Streaming.TranscodeAsync(job.Video, job.Version, null, progress, ct);
+        var expected = (int?)job.Context["scenes"];
+        if (expected is { } n && r.Set.Scenes.Count != n)
+            throw new ManimCloudException(ErrorKind.Transient, $"The ladder of v{job.Version} of video {job.Video} has {r.Set.Scenes.Count} scene(s), the version {n}.",
+                "Some clips were not visible yet where the ladder was built; the job is tried again.");
+        var republished = r.ChangedManifests.Where(k => before?.Manifests.ContainsKey(k) == true).ToList();
+        // The scenes whose segments this version made (an unchanged scene points at an earlier version's).
+        List<int> encoded = r.Counts.ScenesEncoded + r.Counts.ScenesResumed == 0 ? [] : r.Set.Scenes.Where(x => x.EncodedInVersion == job.Version).Select(x => x.Scene).ToList();
+        var summary = $"ladder {string.Join("/", r.Set.Rungs.Select(x => x.Name))} (HLS + DASH, {r.Set.Engine}): {r.Counts.ScenesEncoded} scene(s) encoded" +
+            (encoded.Count > 0 && encoded.Count < r.Set.Scenes.Count ? $" (scene {string.Join(", ", encoded)})" : "") +
+            $", {r.Counts.ScenesReused} reused{(r.Counts.ScenesResumed > 0 ? $", {r.Counts.ScenesResumed} resumed" : "")}; {r.ObjectsStored} object(s) stored" +
+            (r.Synced ? "" : $" (queued for the cloud: {r.PendingReason})");
+        log?.Report($"  {summary}");
+        return new JsonObject
+        {
+            ["summary"] = summary, ["engine"] = r.Set.Engine, ["hls"] = r.Set.HlsMasterKey, ["dash"] = r.Set.DashManifestKey,
+            ["rungs"] = new JsonArray(r.Set.Rungs.Select(x => (JsonNode)JsonValue.Create(x.Name)!).ToArray()),
+            ["encoded_scenes"] = new JsonArray(encoded.Select(x => (JsonNode)JsonValue.Create(x)).ToArray()),
+            ["scenes_encoded"] = r.Counts.ScenesEncoded, ["scenes_reused"] = r.Counts.ScenesReused, ["scenes_resumed"] = r.Counts.ScenesResumed,
+            ["objects_stored"] = r.ObjectsStored, ["duration_s"] = Math.Round(r.Set.DurationSeconds, 3), ["encode_s"] = r.Set.EncodeSeconds,
+            ["changed_manifests"] = new JsonArray(r.ChangedManifests.Select(k => (JsonNode)JsonValue.Create(k)!).ToArray()),
+            ["republished_manifests"] = new JsonArray(republished.Select(k => (JsonNode)JsonValue.Create(k)!).ToArray()),
+            ["synced"] = r.Synced,
+        };
+    }
+
+    /// <summary>
+    /// Invalidation when this publish changed manifests that were published (and so maybe cached) before: a version
+    /// rendered again. A new version's paths are new, so nothing of it can be cached; segments are immutable.
+    /// </summary>
+    private async Task<JsonObject> PublishStepAsync(PipelineJob job, CancellationToken ct)
+    {
+        var transcode = job.DependsOn.Count > 0 ? await Jobs.GetAsync(job.DependsOn[0], ct) : null;
+        var paths = transcode?.Result?["republished_manifests"]?.AsArray().Select(k => (string)k!).ToList() ?? [];
+        var invalidation = new JsonObject { ["paths"] = new JsonArray(paths.Select(k => (JsonNode)JsonValue.Create("/" + k)!).ToArray()) };
+        string summary;
+        if (paths.Count == 0)
+        {
+            invalidation["needed"] = false;
+            summary = $"status ready; no invalidation needed (nothing published before changed)";
+        }
+        else if (!_client.Delivery.Options.UsesCdn)
+        {
+            invalidation["needed"] = false;
+            summary = $"status ready; {paths.Count} manifest(s) of v{job.Version} changed, served by the local service (no CDN cache to invalidate)";
+        }
+        else if (Invalidate is null)
+        {
+            invalidation["needed"] = true;
+            invalidation["done"] = false;
+            summary = $"status ready; {paths.Count} manifest(s) of v{job.Version} changed and may be cached by the CDN: " +
+                $"`manimcloud delivery invalidate {job.Video} --version {job.Version}` clears them";
+        }
+        else
+        {
+            var record = await _client.GetVideoAsync(job.Video, ct);
+            var done = await Invalidate(record, job.Version, paths.Select(k => "/" + k).ToList(), ct);
+            invalidation["needed"] = true;
+            invalidation["done"] = true;
+            invalidation["delivery"] = done;
+            summary = $"status ready; {paths.Count} changed manifest path(s) invalidated";
+        }
+        return new JsonObject { ["summary"] = summary, ["invalidation"] = invalidation };
+    }
+
+    /// <summary>Reports transcode progress on the caller's thread, in order (Progress&lt;T&gt; would post it to the thread pool).</summary>
+    private sealed class StageProgress(Action<Streaming.TranscodeProgress> report) : IProgress<Streaming.TranscodeProgress>
+    {
+        public void Report(Streaming.TranscodeProgress value) => report(value);
     }
 
     public string Mode => Queue is null ? "in-process" : $"queue {Queue.Url}";
@@ -82,6 +175,17 @@ public sealed class PipelineService
     }
 
     public string WatchUrl(VideoId video, int version) => $"{_settings.PublicUrl}/watch/{video}?v={version}";
+
+    /// <summary>
+    /// The player page of a published version, signed here (a worker's link would carry the worker's key, which this
+    /// machine's `serve` may not trust; behind the CDN both sign with its key pair). Null before the ladder exists.
+    /// </summary>
+    public async Task<string?> PlaybackUrlAsync(VideoId video, int version, CancellationToken ct)
+    {
+        var record = await _client.GetVideoAsync(video, ct);
+        if (!record.Renditions.ContainsKey(version)) return null;
+        return _client.Delivery.Link(record, version, Delivery.StreamFormat.Hls, DateTimeOffset.UtcNow.AddHours(2)).WatchUrl;
+    }
 
     // ------------------------------------------------------------------ commands
 
@@ -283,6 +387,16 @@ public sealed class PipelineService
             if (publish.State == JobState.Done)
             {
                 Summarize(report, jobs);
+                try
+                {
+                    report.Url = await PlaybackUrlAsync(report.Video, report.Version, ct) ?? report.Url;
+                }
+                catch (ManimCloudException e) when (e.Kind is ErrorKind.InvalidInput or ErrorKind.NotFound)
+                {
+                    // The video is published; only this machine cannot sign a link (delivery's keys): say so, keep the unsigned page.
+                    report.Steps[^1].Details["link_error"] = $"{e.Message} {e.Hint}";
+                    log?.Report($"publish: the player page needs a signed grant, which this machine cannot make: {e.Message} {e.Hint}");
+                }
                 return;
             }
             if (DateTimeOffset.UtcNow > deadline)

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ManimCloud.Domain;
+using ManimCloud.Operations.Telemetry;
 
 namespace ManimCloud.Pipeline;
 
@@ -18,6 +19,8 @@ public sealed record WorkerOptions
     public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(20);
     /// <summary>Stop once no job has arrived for this long (null: run until stopped).</summary>
     public TimeSpan? IdleExit { get; init; }
+    /// <summary>How often the queue's depth is read and recorded (manimcloud.queue.depth); one request on SQS.</summary>
+    public TimeSpan DepthEvery { get; init; } = TimeSpan.FromSeconds(15);
 }
 
 /// <summary>What a worker did, for `worker --json` and the benchmarks.</summary>
@@ -41,6 +44,7 @@ public sealed class Worker(IJobQueue queue, IJobStore store, JobExecutor executo
         var slots = new SemaphoreSlim(options.Concurrency);
         var running = new List<Task>();
         var lastWork = DateTimeOffset.UtcNow;
+        var lastDepth = DateTimeOffset.MinValue;
         log?.Report($"worker {options.Owner}: {options.Concurrency} slot(s) on {queue.Name}");
         while (!stop.IsCancellationRequested)
         {
@@ -48,6 +52,13 @@ public sealed class Worker(IJobQueue queue, IJobStore store, JobExecutor executo
             await slots.WaitAsync(stop).ContinueWith(_ => { }, TaskScheduler.Default);
             if (stop.IsCancellationRequested) break;
             var free = 1 + slots.CurrentCount;
+            if (queue is IQueueDepth depth && DateTimeOffset.UtcNow - lastDepth >= options.DepthEvery)
+            {
+                lastDepth = DateTimeOffset.UtcNow;
+                try { ManimCloudMetrics.RecordQueueDepth(queue.Name, await depth.WaitingAsync(stop)); }
+                catch (ManimCloudException e) { log?.Report($"worker: could not read the queue's depth ({e.Message})"); }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+            }
             IReadOnlyList<JobMessage> messages;
             try
             {
@@ -119,14 +130,20 @@ public sealed class Worker(IJobQueue queue, IJobStore store, JobExecutor executo
         var heartbeat = HeartbeatAsync(message, claimed, jobCt);
         JsonObject? result = null;
         Exception? failure = null;
-        try
+        using (var span = ManimCloudTelemetry.StartStep(PipelineJob.StepName(claimed.Kind), claimed.Video.ToString()))
         {
-            log?.Report($"{claimed.Id}: {PipelineJob.KindName(claimed.Kind)}{(claimed.SceneName is { } n ? $" {n}" : "")} (attempt {claimed.Attempts})");
-            result = await executor.ExecuteAsync(claimed, jobCt.Token);
-        }
-        catch (Exception e)
-        {
-            failure = e;
+            span?.SetTag("manimcloud.job", claimed.Id);
+            if (claimed.Scene is { } sceneNumber) span?.SetTag("manimcloud.scene", sceneNumber);
+            try
+            {
+                log?.Report($"{claimed.Id}: {PipelineJob.KindName(claimed.Kind)}{(claimed.SceneName is { } n ? $" {n}" : "")} (attempt {claimed.Attempts})");
+                result = await executor.ExecuteAsync(claimed, jobCt.Token);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+                ManimCloudTelemetry.Fail(span, e is ManimCloudException failed ? ManimCloudMetrics.OutcomeOf(failed.Kind) : "fatal", e.Message);
+            }
         }
         jobCt.Cancel();
         var lostLease = await heartbeat;

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using ManimCloud.Domain;
 using ManimCloud.Local;
+using ManimCloud.Operations.Telemetry;
 using ManimCloud.Storage;
 using ManimCloud.Streaming.Ffmpeg;
 using ManimCloud.Sync;
@@ -64,10 +65,12 @@ public sealed partial class TranscodeService
         var previous = video.Status;
         await _client.RunAsync(new TranscodeStatus { Id = Operation.NewId(), Video = id, Version = n, Status = VideoStatus.Transcoding }, r => r.Video!, ct);
         TranscodeOutcome outcome;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             var earlier = video.Renditions.Values.ToList();
             outcome = await engine.TranscodeAsync(new TranscodeRequest(video, n, Ladder, sources, earlier), progress, ct);
+            ManimCloudMetrics.RecordTranscode(engine.Name, clock.Elapsed.TotalSeconds, outcome.Set.DurationSeconds / 60);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -81,6 +84,7 @@ public sealed partial class TranscodeService
         }
         catch (ManimCloudException e)
         {
+            ManimCloudMetrics.RecordTranscode(engine.Name, clock.Elapsed.TotalSeconds, 0, ManimCloudMetrics.OutcomeOf(e.Kind));
             await _client.RunAsync(new TranscodeStatus
             {
                 Id = Operation.NewId(), Video = id, Version = n, Status = VideoStatus.Error, Reason = $"transcode of v{n} failed: {e.Message}",
@@ -115,9 +119,15 @@ public sealed partial class TranscodeService
     {
         var prefix = $"{ObjectLayout.VideosPrefix}{video.Project}/{video.Id}/v{version}/";
         var stored = await ListAsync(_client.Local.Videos, prefix, ct);
-        if (stored.Count == 0 && _client.Cloud is { } cloud && !_client.Health.IsDown(out _))
+        if (_client.Cloud is { } cloud && !_client.Health.IsDown(out _))
         {
-            try { stored = await ListAsync(cloud.Videos, prefix, ct); }
+            // The cloud's listing too: on a pipeline worker the workspace holds only the clips this machine rendered,
+            // the other workers' clips are in S3. What the workspace has and the cloud does not yet (queued) is kept.
+            try
+            {
+                var local = stored.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+                stored = [.. stored, .. (await ListAsync(cloud.Videos, prefix, ct)).Where(o => !local.Contains(o.Key))];
+            }
             catch (ManimCloudException e) when (e.IsRetryable) { _client.Health.MarkDown(); }
         }
         var scenes = stored.Select(o => (Object: o, Match: SceneFile().Match(o.Key[prefix.Length..]))).Where(x => x.Match.Success)
@@ -129,7 +139,10 @@ public sealed partial class TranscodeService
                 $"Store them first (`manimcloud video put FILE --video {video.Id} --scene N` or `--full`), or pick another --version.");
         var sources = new List<TranscodeSource>();
         foreach (var (scene, o) in chosen)
-            sources.Add(new TranscodeSource(scene, o.Key, o.Sha256 ?? "", o.Size, await LocalPathAsync(video, scene, version, o, ct)));
+        {
+            var (path, sha) = await LocalCopyAsync(video, scene, version, o, ct);
+            sources.Add(new TranscodeSource(scene, o.Key, sha, o.Size, path));
+        }
         return sources;
     }
 
@@ -143,10 +156,13 @@ public sealed partial class TranscodeService
         return list;
     }
 
-    /// <summary>The clip's bytes on this machine: the workspace blob, fetched back from the cloud (verified) when it was evicted.</summary>
-    private async Task<string?> LocalPathAsync(VideoRecord video, int scene, int version, StoredObject o, CancellationToken ct)
+    /// <summary>
+    /// The clip's bytes on this machine and their SHA-256: the workspace blob, or fetched from the cloud (verified) when
+    /// it was evicted or another machine stored it (an S3 listing carries no SHA-256; the fetch establishes it).
+    /// </summary>
+    private async Task<(string Path, string Sha256)> LocalCopyAsync(VideoRecord video, int scene, int version, StoredObject o, CancellationToken ct)
     {
-        if (o.Sha256 is { } sha && _client.Blobs.Contains(sha)) return _client.Blobs.PathOf(sha);
+        if (o.Sha256 is { } sha && _client.Blobs.Contains(sha)) return (_client.Blobs.PathOf(sha), sha);
         Directory.CreateDirectory(WorkRoot);
         var tmp = Path.Combine(WorkRoot, $"fetch-{Guid.NewGuid():N}.mp4");
         try
@@ -155,7 +171,7 @@ public sealed partial class TranscodeService
             await _client.GetMediaAsync(video.Id, slot, version, tmp, ct);
             var (fetched, size) = await _client.Blobs.AddFileAsync(tmp, ct);
             _client.Cache.Touch(fetched, size, synced: true);
-            return _client.Blobs.PathOf(fetched);
+            return (_client.Blobs.PathOf(fetched), fetched);
         }
         finally
         {

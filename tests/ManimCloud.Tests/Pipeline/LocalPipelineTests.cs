@@ -34,8 +34,12 @@ public class LocalPipelineTests
         var first = await client.Pipeline.CreateAsync(ProjectId.Parse("pipe"), "Pythagoras", "The theorem in four scenes", null, new RunOptions(), null, default);
         Assert.True(first.Finished);
         Assert.Equal(1, first.Version);
-        Assert.Equal($"http://127.0.0.1:8080/watch/{first.Video}?v=1", first.Url);
+        // The player page of v1, with its signed grant (the local service verifies it like CloudFront would).
+        Assert.StartsWith($"http://127.0.0.1:8080/watch/{first.Video}?v=1&", first.Url);
         Assert.Equal(["create", "code", "reuse", "render", "upload", "transcode", "publish"], first.Steps.Select(s => s.Name));
+        var ladder = first.Steps.Single(s => s.Name == "transcode").Details;
+        Assert.Equal(4, (int)ladder["scenes_encoded"]!);
+        Assert.Equal(ObjectLayout.HlsMasterKey(ProjectId.Parse("pipe"), first.Video, 1), (string?)ladder["hls"]);
 
         var record = await client.GetVideoAsync(first.Video, default);
         Assert.Equal(VideoStatus.Ready, record.Status);
@@ -60,7 +64,16 @@ public class LocalPipelineTests
         Assert.Equal(v1[1], v2[1]);
         Assert.NotEqual(v1[2], v2[2]);
         Assert.Equal(v1[3], v2[3]);
+        // Only the edited scene is encoded again; the ladder of v2 points at v1's segments for the other three.
+        var ladder2 = edit.Steps.Single(s => s.Name == "transcode").Details;
+        Assert.Equal([3], ladder2["encoded_scenes"]!.AsArray().Select(n => (int)n!));
+        Assert.Equal(3, (int)ladder2["scenes_reused"]!);
+        Assert.StartsWith($"http://127.0.0.1:8080/watch/{first.Video}?v=2&", edit.Url);
         var after = await client.GetVideoAsync(first.Video, default);
+        Assert.Equal(VideoStatus.Ready, after.Status);
+        Assert.Equal([1, 2], after.Renditions.Keys.Order());
+        Assert.Equal(1, after.Renditions[2].Scenes.Count(s => s.EncodedInVersion == 2));
+        Assert.True(after.Stats["pipeline_transcode_s"] > 0);
         Assert.Equal(1, after.Stats["scenes_rendered"]);
         Assert.Equal(3, after.Stats["scenes_reused"]);
         Assert.Equal(ObjectLayout.FullVideoKey(after.Project, after.Id, 2), after.FullVideoPath);
@@ -92,6 +105,60 @@ public class LocalPipelineTests
             // The same code rendered again: every scene is reused, manim is not run.
             await client.Pipeline.RenderAsync(run.Video, 1, new RunOptions(), null, default);
             Assert.Equal(2, FakeManim.Done(log).Count);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("FAKE_MANIM_LOG", null);
+        }
+    }
+
+    [Fact]
+    public async Task A_published_version_rendered_again_differently_invalidates_exactly_its_changed_manifests_behind_a_CDN()
+    {
+        using var dir = new TempDir();
+        var log = dir.File("manim.log");
+        Environment.SetEnvironmentVariable("FAKE_MANIM_LOG", log);
+        try
+        {
+            VideoId video;
+            using (var first = ManimCloudClient.Open(Options(dir.Path)))
+            {
+                var run = await first.Pipeline.CreateAsync(ProjectId.Parse("pipe"), "Invalidate", "Shapes in two scenes", null, new RunOptions(), null, default);
+                video = run.Video;
+                // A new version's paths are new: nothing of it can be cached anywhere yet.
+                var publish = run.Steps.Single(s => s.Name == "publish").Details;
+                Assert.False((bool)publish["invalidation"]!["needed"]!);
+                Assert.Empty(publish["invalidation"]!["paths"]!.AsArray());
+            }
+            // The same version rendered again by another renderer (manim): new clips, new segments, so v1's manifests change.
+            using (var rsa = System.Security.Cryptography.RSA.Create(2048))
+                await File.WriteAllTextAsync(dir.File("cdn.pem"), rsa.ExportRSAPrivateKeyPem());
+            File.SetUnixFileMode(dir.File("cdn.pem"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            var cdn = Options(dir.Path, RendererKind.Manim, FakeManim.Path) with
+            {
+                Delivery = new ManimCloud.Delivery.DeliveryOptions
+                {
+                    Enabled = true, Domain = "d111111abcdef8.cloudfront.net", KeyPairId = "K2JCJMDEHXQW5F", PrivateKeyPath = dir.File("cdn.pem"),
+                },
+            };
+            using var again = ManimCloudClient.Open(cdn);
+            var invalidated = new List<string>();
+            again.Pipeline.Invalidate = (record, version, paths, ct) =>
+            {
+                Assert.Equal(1, version);
+                invalidated.AddRange(paths);
+                return Task.FromResult(new System.Text.Json.Nodes.JsonObject { ["id"] = "I-test" });
+            };
+            var before = (await again.GetVideoAsync(video, default)).Renditions[1];
+            var rerun = await again.Pipeline.RenderAsync(video, 1, new RunOptions(), null, default);
+            var after = (await again.GetVideoAsync(video, default)).Renditions[1];
+            // What was published before and changed (a manifest new in this publish was never cached, so it is not invalidated).
+            var changed = RenditionSet.ChangedManifests(before, after).Where(before.Manifests.ContainsKey).Select(k => "/" + k).ToList();
+            Assert.NotEmpty(changed);
+            Assert.Contains("/" + ObjectLayout.HlsMasterKey(ProjectId.Parse("pipe"), video, 1), changed);
+            Assert.Equal(changed.Order(), invalidated.Order());
+            Assert.All(invalidated, p => Assert.DoesNotContain(".m4s", p)); // segments are immutable: never invalidated
+            Assert.True((bool)rerun.Steps.Single(s => s.Name == "publish").Details["invalidation"]!["done"]!);
         }
         finally
         {

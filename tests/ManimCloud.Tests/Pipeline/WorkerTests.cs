@@ -88,11 +88,25 @@ public sealed class WorkerTests : IDisposable
         Assert.Equal(VideoStatus.Ready, record.Status);
         for (var s = 1; s <= 6; s++) Assert.Equal(1, await ObjectVersionsAsync(cloud, ObjectLayout.ClipKey(record.Project, record.Id, 1, s)));
         Assert.Equal(1, await ObjectVersionsAsync(cloud, ObjectLayout.FullVideoKey(record.Project, record.Id, 1)));
+        // The ladder, built by one worker from clips the others rendered (read back from S3), has every scene.
+        Assert.Equal(6, record.Renditions[1].Scenes.Count);
+        Assert.Equal(1, await ObjectVersionsAsync(cloud, ObjectLayout.HlsMasterKey(record.Project, record.Id, 1)));
+
+        // v2 changes scene 4 only: one scene rendered, one scene encoded; the ladder points at v1's segments for the rest.
+        var v2 = Encoding.UTF8.GetString(Module(scenes)).Replace("self.wait(4)", "self.wait(5)"); // scene Four only
+        await client.PutCodeAsync(report.Video, Encoding.UTF8.GetBytes(v2), "test", null, default);
+        var edit = await client.Pipeline.RenderAsync(report.Video, 2, new RunOptions { Timeout = TimeSpan.FromMinutes(3) }, null, default);
+        var editJobs = await client.Pipeline.Jobs.ListAsync(report.Video, edit.Run, 100, default);
+        Assert.Equal([4], editJobs.Where(j => j.Kind == JobKind.RenderScene).Select(j => j.Scene!.Value));
+        Assert.Equal([4], edit.Steps.Single(s => s.Name == "transcode").Details["encoded_scenes"]!.AsArray().Select(n => (int)n!));
+        var after = await client.GetVideoAsync(report.Video, default);
+        Assert.Equal(VideoStatus.Ready, after.Status);
+        Assert.Equal([1, 1, 1, 2, 1, 1], after.Renditions[2].Scenes.Select(x => x.EncodedInVersion));
 
         // SIGTERM: each worker stops cleanly and says what it did; together they did every job once.
         var runs = workers.Select(Stop).ToList();
         Assert.All(runs, r => Assert.True(r.ExitCode == 0, r.Stderr));
-        Assert.Equal(9, runs.Sum(r => (int)r.Json["completed"]!));
+        Assert.Equal(9 + 4, runs.Sum(r => (int)r.Json["completed"]!));
     }
 
     [Fact]

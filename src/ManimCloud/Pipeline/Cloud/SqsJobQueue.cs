@@ -13,7 +13,7 @@ namespace ManimCloud.Pipeline.Cloud;
 /// after maxReceiveCount deliveries (a worker that dies every time); a worker moves a job there at once, with the
 /// reason as a message attribute, when it fails for good.
 /// </summary>
-public sealed class SqsJobQueue(IAmazonSQS sqs, string queue, RetryPipeline retry) : IJobQueue
+public sealed class SqsJobQueue(IAmazonSQS sqs, string queue, RetryPipeline retry) : IJobQueue, IQueueDepth
 {
     public string Name => Url;
     /// <summary>MANIMCLOUD_QUEUE as given: the queue's URL, or its name (looked up once).</summary>
@@ -141,6 +141,17 @@ public sealed class SqsJobQueue(IAmazonSQS sqs, string queue, RetryPipeline retr
             }
         }
         return moved;
+    }
+
+    /// <summary>One GetQueueAttributes request: the approximate number of messages waiting.</summary>
+    public async Task<long> WaitingAsync(CancellationToken ct)
+    {
+        var queueUrl = await QueueUrlAsync(ct);
+        var r = await CallAsync("Reading", queueUrl, t => sqs.GetQueueAttributesAsync(new GetQueueAttributesRequest
+        {
+            QueueUrl = queueUrl, AttributeNames = ["ApproximateNumberOfMessages"],
+        }, t), ct);
+        return r.Attributes?.TryGetValue("ApproximateNumberOfMessages", out var v) == true && long.TryParse(v, out var n) ? n : 0;
     }
 
     /// <summary>Messages waiting and in flight (for `jobs list` and the runbook's stuck-job entry).</summary>
