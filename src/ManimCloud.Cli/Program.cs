@@ -17,6 +17,7 @@ foreach (var command in new[]
     PipelineCommands.Render(), PipelineCommands.Pipeline(), PipelineCommands.Worker(), PipelineCommands.Jobs(),
     ServeCommands.Serve(), ServeCommands.Token(),
     MonitoringCommands.Create(),
+    BudgetCommands.Create(),
 })
     root.Subcommands.Add(command);
 
