@@ -1,134 +1,140 @@
 using System.CommandLine;
-using System.Text;
+using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using ManimCloud.Domain;
 using ManimCloud.Metadata;
-using ManimCloud.Rendering;
+using ManimCloud.Pipeline;
 using ManimCloud.Storage;
-using ManimCloud.Streaming;
 
 namespace ManimCloud.Cli.Commands;
 
 /// <summary>
-/// The main job end to end on whatever is configured (the embedded workspace by default): create a video, store
-/// two code versions, render and store scene clips and the full video, read everything back and verify it, and
-/// transcode the clips into a streaming ladder (HLS + DASH). ffmpeg is installed first when missing and allowed.
+/// The main job end to end on whatever is configured (the embedded workspace by default), as an agent pipeline does
+/// it: a prompt, generated code, every scene rendered to its clip, the full video, the streaming ladder (HLS + DASH),
+/// then an edit of one scene that renders and encodes that one scene again; everything read back and verified, and
+/// the player page of both versions printed. ffmpeg is installed first when missing and allowed.
 /// </summary>
 internal static class DemoCommand
 {
     public static Command Create()
     {
         var project = new Option<string>("--project") { Description = "Project id to use.", DefaultValueFactory = _ => "demo" };
-        var scenes = new Option<int>("--scenes") { Description = "How many scene clips to render (1–20).", DefaultValueFactory = _ => 3 };
-        var c = new Command("demo", "Run the whole pipeline once: code versions, rendered clips, full video, read back and verified.") { project, scenes };
+        var scenes = new Option<int>("--scenes") { Description = "How many scenes the generated video has (1–12).", DefaultValueFactory = _ => 3 };
+        var c = new Command("demo",
+            "Run the whole pipeline once: a prompt, generated code, rendered scenes, the ladder, an edit of one scene; everything read back and verified, the player page of both versions printed.")
+        { project, scenes };
         CliContext.Bind(c, async (p, ctx, ct) =>
         {
             var projectId = ProjectId.Parse(p.GetValue(project));
             var sceneCount = p.GetValue(scenes);
-            if (sceneCount is < 1 or > 20)
-                throw new ManimCloudException(ErrorKind.InvalidInput, $"--scenes {sceneCount} is out of range.", "Use 1 to 20.");
+            if (sceneCount is < 1 or > 12)
+                throw new ManimCloudException(ErrorKind.InvalidInput, $"--scenes {sceneCount} is out of range.", "Use 1 to 12.");
             var client = ctx.Client;
-            var work = Directory.CreateTempSubdirectory("manimcloud-demo-");
-            try
+            var pipeline = client.Pipeline;
+            ctx.Progress($"workspace: {client.Options.Home} ({(client.Cloud is null ? "local only" : "local + AWS")}); pipeline {pipeline.Mode}");
+            var log = new Progress(ctx.Progress);
+
+            // 1. A new video from a prompt: code, render, upload, ladder, publish.
+            var prompt = $"Explain the Pythagorean theorem in {sceneCount} scenes";
+            ctx.Progress($"pipeline run: \"{prompt}\"");
+            var first = await pipeline.CreateAsync(projectId, "Pythagoras", prompt, null, Options, log, ct);
+            Require(first, "pipeline run");
+
+            // 2. An agent edits one scene: one scene is rendered and encoded again, the others are reused.
+            var editPrompt = $"Slow down scene {sceneCount} and add a caption";
+            ctx.Progress($"pipeline edit: \"{editPrompt}\"");
+            var edit = await pipeline.EditAsync(first.Video, editPrompt, Options, log, ct);
+            Require(edit, "pipeline edit");
+
+            // 3. Read everything back, from the workspace and (when configured) from the cloud, and compare checksums.
+            var record = await client.GetVideoAsync(first.Video, ct);
+            var checks = new JsonArray();
+            foreach (var version in new[] { first.Version, edit.Version })
             {
-                ctx.Progress($"workspace: {client.Options.Home} ({(client.Cloud is null ? "local only" : "local + AWS")})");
-                var video = (await client.CreateVideoAsync(projectId, "Pythagoras in three scenes", "Demo video made by `manimcloud demo`.", ["demo", "geometry"], ct)).Value;
-                ctx.Progress($"created video {video.Id}");
-
-                var v1 = (await client.PutCodeAsync(video.Id, Encoding.UTF8.GetBytes(SceneCode(1)), "demo", null, ct)).Value;
-                var v2 = (await client.PutCodeAsync(video.Id, Encoding.UTF8.GetBytes(SceneCode(2)), "demo", null, ct)).Value;
-                ctx.Progress($"stored code versions {v1.Version} and {v2.Version}");
-
-                await client.UpdateVideoAsync(video.Id, null, null, null, VideoStatus.Rendering, null, ct);
-                var renderer = new TestRenderer(client.Options.Ffmpeg);
-                var clips = new List<string>();
-                for (var scene = 1; scene <= sceneCount; scene++)
-                {
-                    var path = Path.Combine(work.FullName, $"scene_{scene:D3}.mp4");
-                    await renderer.RenderClipAsync(path, scene, 1.0, ct, size: "1280x720");
-                    clips.Add(path);
-                    var m = (await client.PutMediaAsync(video.Id, MediaSlot.ForScene(scene), path, ct)).Value;
-                    ctx.Progress($"rendered and stored {m.Key} ({m.Size} bytes)");
-                }
-                var full = Path.Combine(work.FullName, "full.mp4");
-                await renderer.ConcatAsync(clips, full, ct);
-                var fullMedia = (await client.PutMediaAsync(video.Id, MediaSlot.Full, full, ct)).Value;
-                ctx.Progress($"stored {fullMedia.Key} ({fullMedia.Size} bytes)");
-                await client.UpdateVideoAsync(video.Id, null, null, null, VideoStatus.Uploaded, null, ct);
-
-                // Read everything back and compare bytes with what was rendered.
-                var checks = new JsonArray();
-                for (var scene = 1; scene <= sceneCount; scene++)
-                {
-                    var back = Path.Combine(work.FullName, $"back_{scene:D3}.mp4");
-                    var m = await client.GetMediaAsync(video.Id, MediaSlot.ForScene(scene), null, back, ct);
-                    checks.Add((JsonNode)Compare(clips[scene - 1], back, m.Key));
-                }
-                var fullBack = Path.Combine(work.FullName, "full_back.mp4");
-                checks.Add((JsonNode)Compare(full, fullBack, (await client.GetMediaAsync(video.Id, MediaSlot.Full, null, fullBack, ct)).Key));
-                var (latest, code) = await client.GetCodeAsync(video.Id, null, ct);
-                var (first, code1) = await client.GetCodeAsync(video.Id, 1, ct);
-                var codeOk = Encoding.UTF8.GetString(code) == SceneCode(2) && Encoding.UTF8.GetString(code1) == SceneCode(1);
-                checks.Add((JsonNode)new JsonObject { ["what"] = $"code v{first.Version} and v{latest.Version}", ["equal"] = codeOk });
-                if (checks.Any(c => c!["equal"]!.GetValue<bool>() == false))
-                    throw new ManimCloudException(ErrorKind.Fatal, "Demo read-back differs from what was stored.", "This is a bug; please report it.");
-
-                // The streaming ladder (HLS + DASH, 720p and 480p from these 720p clips), made here with ffmpeg.
-                var ladder = await client.Streaming.TranscodeAsync(video.Id, null, "local", new Progress<TranscodeProgress>(p =>
-                {
-                    if (p.Stage != "encoding") ctx.Progress($"transcode: {(p.Scene > 0 ? $"scene {p.Scene} " : "")}{p.Stage}");
-                }), ct);
-                foreach (var key in new[] { ladder.Set.HlsMasterKey, ladder.Set.DashManifestKey })
-                {
-                    var head = await client.Local.Videos.HeadAsync(key, ct);
-                    checks.Add((JsonNode)new JsonObject { ["what"] = key, ["equal"] = head is not null && head.Sha256 == ladder.Set.Manifests[key] });
-                }
-                ctx.Progress($"ladder {string.Join("/", ladder.Set.Rungs.Select(r => r.Name))}: {ladder.Set.HlsMasterKey}");
-                if (checks.Any(c => c!["equal"]!.GetValue<bool>() == false))
-                    throw new ManimCloudException(ErrorKind.Fatal, "Demo read-back of the streaming ladder differs from what was published.", "This is a bug; please report it.");
-
-                var record = await client.GetVideoAsync(video.Id, ct);
-                var history = await client.CodeHistoryAsync(video.Id, ct);
-                var json = new JsonObject
-                {
-                    ["video"] = RecordJson.ToJson(record),
-                    ["code_history"] = new JsonArray(history.Select(h => (JsonNode)RecordJson.ToJson(h)).ToArray()),
-                    ["verified"] = checks,
-                    ["renditions"] = RenditionJson.ToJson(ladder.Set),
-                    ["workspace"] = client.Options.Home,
-                    ["mode"] = client.Cloud is null ? "local" : "aws",
-                };
-                var text = VideoCommands.Describe(record) + "\n\nread back and verified: " +
-                    string.Join(", ", checks.Select(c => (string)c!["what"]!)) + "\nall bytes equal.";
-                return new CliResult(json, text);
+                var set = record.Renditions[version];
+                var keys = Enumerable.Range(1, set.Scenes.Count).Select(s => ObjectLayout.ClipKey(record.Project, record.Id, version, s))
+                    .Append(ObjectLayout.FullVideoKey(record.Project, record.Id, version))
+                    .Concat(set.Manifests.Keys.Where(k => k == set.HlsMasterKey || k == set.DashManifestKey));
+                foreach (var key in keys) checks.Add((JsonNode)await VerifyAsync(client, key, ct));
             }
-            finally
+            var (latest, code) = await client.GetCodeAsync(record.Id, null, ct);
+            var (v1, code1) = await client.GetCodeAsync(record.Id, first.Version, ct);
+            checks.Add((JsonNode)new JsonObject
             {
-                work.Delete(recursive: true);
-            }
+                ["what"] = $"code v{v1.Version} and v{latest.Version}",
+                ["equal"] = ContentHash.Sha256Hex(code1) == v1.Sha256 && ContentHash.Sha256Hex(code) == latest.Sha256,
+            });
+            if (checks.Any(x => x!["equal"]!.GetValue<bool>() == false))
+                throw new ManimCloudException(ErrorKind.Fatal,
+                    $"Demo read-back differs from what was stored: {string.Join(", ", checks.Where(x => !x!["equal"]!.GetValue<bool>()).Select(x => (string)x!["what"]!))}.",
+                    "This is a bug; please report it with `manimcloud demo --json` output.");
+
+            var history = await client.CodeHistoryAsync(record.Id, ct);
+            var reused = edit.Steps.FirstOrDefault(s => s.Name == "transcode")?.Details;
+            var json = new JsonObject
+            {
+                ["video"] = RecordJson.ToJson(record),
+                ["code_history"] = new JsonArray(history.Select(h => (JsonNode)RecordJson.ToJson(h)).ToArray()),
+                ["runs"] = new JsonArray(first.ToJson(), edit.ToJson()),
+                ["verified"] = checks,
+                ["renditions"] = RenditionJson.ToJson(record.Renditions[edit.Version]),
+                ["player"] = new JsonObject { [$"v{first.Version}"] = first.Url, [$"v{edit.Version}"] = edit.Url },
+                ["workspace"] = client.Options.Home,
+                ["mode"] = client.Cloud is null ? "local" : "aws",
+            };
+            var text = $"run  (v{first.Version}):\n{Steps(first)}\n\nedit (v{edit.Version}):\n{Steps(edit)}\n\n" +
+                VideoCommands.Describe(record) +
+                (reused is null ? "" : $"\n\nthe edit encoded {reused["scenes_encoded"]} scene(s) and reused {reused["scenes_reused"]}.") +
+                $"\n\nread back and verified: {checks.Count} objects and code versions ({(client.Cloud is null ? "workspace" : "workspace and cloud")})\nall bytes equal." +
+                $"\n\nplay (with `manimcloud serve` running):\n  v{first.Version}: {first.Url}\n  v{edit.Version}: {edit.Url}";
+            return new CliResult(json, text);
         });
         return c;
     }
 
-    private static JsonObject Compare(string original, string back, string key)
+    private static void Require(PipelineReport report, string what)
     {
-        var a = ContentHash.Sha256Hex(File.ReadAllBytes(original));
-        var b = ContentHash.Sha256Hex(File.ReadAllBytes(back));
-        return new JsonObject { ["what"] = key, ["sha256"] = a, ["equal"] = a == b };
+        if (!report.Finished)
+            throw new ManimCloudException(ErrorKind.Transient, $"{what} of video {report.Video} did not finish (pipeline mode {report.Mode}).",
+                "With MANIMCLOUD_QUEUE set the jobs wait for `manimcloud worker` processes: start one, or unset MANIMCLOUD_QUEUE for the demo.");
     }
 
-    private static string SceneCode(int version) => $$""""
-        from manim import *
+    /// <summary>The object's bytes read back from the workspace and from the cloud, each hashed and compared with the SHA-256 recorded at write time.</summary>
+    private static async Task<JsonObject> VerifyAsync(ManimCloudClient client, string key, CancellationToken ct)
+    {
+        var head = await client.Local.Videos.HeadAsync(key, ct);
+        var expected = head?.Sha256;
+        var local = head is null ? null : await HashAsync(client.Local.Videos, key, ct);
+        var result = new JsonObject { ["what"] = key, ["sha256"] = expected };
+        var equal = expected is not null && local == expected;
+        if (client.Cloud?.Videos is { } cloud)
+        {
+            var remote = await HashAsync(cloud, key, ct);
+            result["cloud_sha256"] = remote;
+            equal &= remote == expected;
+        }
+        result["equal"] = equal;
+        return result;
+    }
 
+    private static async Task<string> HashAsync(IObjectStore store, string key, CancellationToken ct)
+    {
+        await using var s = await store.OpenReadAsync(key, null, ct);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(s, ct));
+    }
 
-        class Pythagoras(Scene):
-            """Version {{version}} of the demo scene."""
+    /// <summary>720p clips (the test renderer's high quality; real manim renders 1080p), so the ladder has more than one rung.</summary>
+    private static readonly RunOptions Options = new() { Quality = RenderQuality.High };
 
-            def construct(self):
-                triangle = Polygon(ORIGIN, RIGHT * 3, UP * 4, color=BLUE)
-                self.play(Create(triangle))
-                label = MathTex("a^2 + b^2 = c^2").next_to(triangle, DOWN)
-                self.play(Write(label))
-                self.wait({{version}})
-        """";
+    private static string Steps(PipelineReport report)
+    {
+        var width = report.Steps.Max(s => s.Name.Length);
+        return string.Join("\n", report.Steps.Select(s => $"  {s.Name.PadRight(width)}  {s.Seconds,6:0.00} s  {s.Summary}"));
+    }
+
+    /// <summary>Reports on the caller's thread, in order.</summary>
+    private sealed class Progress(Action<string> report) : IProgress<string>
+    {
+        public void Report(string value) => report(value);
+    }
 }

@@ -33,7 +33,8 @@ public sealed class PipelineService
     public IJobStore Jobs { get; }
     /// <summary>The SQS queue when MANIMCLOUD_QUEUE is set (cloud mode); null: jobs run in-process.</summary>
     public SqsJobQueue? Queue { get; }
-    public TestRenderer Ffmpeg { get; init; } = new();
+    /// <summary>The ffmpeg test renderer (MANIMCLOUD_FFMPEG when set, else ffmpeg on PATH, installed when missing and allowed).</summary>
+    public TestRenderer Ffmpeg { get; init; }
 
     /// <summary>Builds the version's ladder (see <see cref="JobExecutor.Transcode"/>): the streaming service, as `video transcode` does.</summary>
     public Func<PipelineJob, IProgress<string>?, CancellationToken, Task<JsonObject>>? Transcode { get; set; }
@@ -49,6 +50,7 @@ public sealed class PipelineService
     {
         _client = client;
         _settings = client.Options.Pipeline;
+        Ffmpeg = new TestRenderer(client.Options.Ffmpeg);
         if (_settings.Queue is { } url && client.Aws is { } aws)
         {
             Queue = new SqsJobQueue(aws.Sqs, url, aws.Retry);

@@ -119,10 +119,14 @@ public sealed partial class TranscodeService
     {
         var prefix = $"{ObjectLayout.VideosPrefix}{video.Project}/{video.Id}/v{version}/";
         var stored = await ListAsync(_client.Local.Videos, prefix, ct);
-        if (_client.Cloud is { } cloud && !_client.Health.IsDown(out _))
+        // The media the record names for this version (its latest clip per scene and the full video, by key).
+        var recorded = video.Media.Values.Where(m => m.Version == version).Select(m => m.Key).ToHashSet(StringComparer.Ordinal);
+        var complete = recorded.Count > 0 && recorded.IsSubsetOf(stored.Select(o => o.Key));
+        if (!complete && _client.Cloud is { } cloud && !_client.Health.IsDown(out _))
         {
             // The cloud's listing too: on a pipeline worker the workspace holds only the clips this machine rendered,
             // the other workers' clips are in S3. What the workspace has and the cloud does not yet (queued) is kept.
+            // Not needed when the workspace holds every clip the record names (one machine did the whole run).
             try
             {
                 var local = stored.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);

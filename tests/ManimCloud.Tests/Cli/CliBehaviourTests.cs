@@ -14,12 +14,23 @@ public class CliBehaviourTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal("local", (string)r.Json["mode"]!);
         var verified = r.Json["verified"]!.AsArray();
-        Assert.Equal(6, verified.Count); // 2 clips, the full video, the code versions, the HLS master and the DASH MPD
+        // Per version: 2 clips, the full video, the HLS master and the DASH MPD; and the code versions.
+        Assert.Equal(2 * 5 + 1, verified.Count);
         Assert.All(verified, v => Assert.True((bool)v!["equal"]!));
+        // A prompt, then an edit of one scene: the edit renders and encodes that scene only.
+        var runs = r.Json["runs"]!.AsArray();
+        Assert.Equal(["create", "code", "reuse", "render", "upload", "transcode", "publish"], runs[0]!["steps"]!.AsArray().Select(s => (string)s!["step"]!));
+        var editLadder = runs[1]!["steps"]!.AsArray().Single(s => (string)s!["step"]! == "transcode")!["details"]!;
+        Assert.Equal(1, (int)editLadder["scenes_encoded"]!);
+        Assert.Equal(1, (int)editLadder["scenes_reused"]!);
+        var v1 = (string)r.Json["player"]!["v1"]!;
+        Assert.Contains("/watch/", v1);
+        Assert.Contains("Signature=", v1);
+        Assert.Contains("v=2&", (string)r.Json["player"]!["v2"]!);
         Assert.Equal(2, (int)r.Json["video"]!["current_version"]!);
         Assert.Equal("ready", (string)r.Json["video"]!["status"]!); // the demo ends with a published ladder
         Assert.Equal(["720p", "480p"], r.Json["renditions"]!["rungs"]!.AsArray().Select(g => (string)g!["name"]!));
-        Assert.Contains("created video", r.Stderr); // progress goes to stderr, never into the JSON
+        Assert.Contains("pipeline run:", r.Stderr); // progress goes to stderr, never into the JSON
     }
 
     [Fact]
