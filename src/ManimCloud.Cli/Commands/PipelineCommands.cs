@@ -11,8 +11,11 @@ internal static class PipelineCommands
     private static Option<bool> NoWait() => new("--no-wait") { Description = "With MANIMCLOUD_QUEUE: queue the jobs and return; workers finish them." };
     private static Option<string?> Quality() => new("--quality") { Description = "Manim quality: low, medium, high, production or 4k (default MANIMCLOUD_RENDER_QUALITY, else low)." };
 
+    private static readonly Option<bool> Yes = CostCommands.YesOption();
+
     private static RunOptions Options(ParseResult p, Option<bool> noWait, Option<string?> quality, IReadOnlySet<int>? force = null) => new()
     {
+        CostConfirmed = p.GetValue(Yes),
         Wait = !p.GetValue(noWait),
         Quality = p.GetValue(quality) is { } q ? PipelineSettings.ParseQuality(q, "--quality") : null,
         ForceScenes = force ?? new HashSet<int>(),
@@ -36,8 +39,9 @@ internal static class PipelineCommands
         var scenes = new Option<int[]>("--scene") { Description = "Render this scene afresh even if its clip could be reused (repeatable).", AllowMultipleArgumentsPerToken = false };
         var noWait = NoWait();
         var quality = Quality();
-        var c = new Command("render", "Render a stored code version: each scene to its clip (unchanged scenes reused), the full video, the ladder; prints the playback URL.")
-            { video, version, scenes, noWait, quality };
+        var c = new Command("render", "Render a stored code version: each scene to its clip (unchanged scenes reused), the full video, the ladder; prints the playback URL. "
+            + "Prints the run's estimated cost first and refuses above MANIMCLOUD_COST_LIMIT without --yes.")
+            { video, version, scenes, noWait, quality, Yes };
         CliContext.Bind(c, async (p, ctx, ct) =>
         {
             var id = VideoId.Parse(p.GetValue(video));
@@ -64,8 +68,9 @@ internal static class PipelineCommands
         var code = new Option<string?>("--code") { Description = "A Manim .py file to use instead of generating one." };
         var noWait = NoWait();
         var quality = Quality();
-        var c = new Command("run", "Create a video and take it all the way: generated (or given) code, rendered scenes, full video, ladder, playback URL.")
-            { project, title, prompt, code, noWait, quality };
+        var c = new Command("run", "Create a video and take it all the way: generated (or given) code, rendered scenes, full video, ladder, playback URL. "
+            + "Prints the run's estimated cost before anything is written and refuses above MANIMCLOUD_COST_LIMIT without --yes.")
+            { project, title, prompt, code, noWait, quality, Yes };
         CliContext.Bind(c, async (p, ctx, ct) =>
         {
             var projectId = ProjectId.Parse(p.GetValue(project));
@@ -88,8 +93,9 @@ internal static class PipelineCommands
         var prompt = new Option<string>("--prompt") { Description = "The change to make (for example: \"scene 2: make the circle red\").", Required = true };
         var noWait = NoWait();
         var quality = Quality();
-        var c = new Command("edit", "Make the next code version from a prompt and re-render only the scenes it changed; prints the playback URL.")
-            { video, prompt, noWait, quality };
+        var c = new Command("edit", "Make the next code version from a prompt and re-render only the scenes it changed; prints the playback URL. "
+            + "Prints the estimated cost before the version is stored and refuses above MANIMCLOUD_COST_LIMIT without --yes.")
+            { video, prompt, noWait, quality, Yes };
         CliContext.Bind(c, async (p, ctx, ct) =>
         {
             var report = await ctx.Client.Pipeline.EditAsync(VideoId.Parse(p.GetValue(video)), p.GetValue(prompt)!, Options(p, noWait, quality), Log(ctx), ct);

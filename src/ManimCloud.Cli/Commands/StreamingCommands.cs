@@ -17,10 +17,22 @@ internal static class StreamingCommands
         var version = new Option<int?>("--version") { Description = "Code version whose media to transcode (default: the latest with stored media)." };
         var engine = new Option<string?>("--engine") { Description = "local (ffmpeg on this machine) or mediaconvert (AWS; when configured). Default: mediaconvert when configured, else local." };
         var wait = new Option<bool>("--wait") { Description = "Wait until the ladder is published (the local engine always does)." };
-        var c = new Command("transcode", "Make the HLS + DASH ladder (1080p/720p/480p) of a version; only scenes that changed are encoded again.") { id, version, engine, wait };
+        var yes = CostCommands.YesOption();
+        var c = new Command("transcode", "Make the HLS + DASH ladder (1080p/720p/480p) of a version; only scenes that changed are encoded again. "
+            + "On MediaConvert it first prints what the job will cost (billed per output minute) and refuses above MANIMCLOUD_COST_LIMIT without --yes.")
+            { id, version, engine, wait, yes };
         CliContext.Bind(c, async (p, ctx, ct) =>
         {
             var videoId = VideoId.Parse(p.GetValue(id));
+            Operations.CostEstimate? estimate = null;
+            if ((p.GetValue(engine) ?? ctx.Client.Streaming.DefaultEngine).Equals(TranscodeEngines.MediaConvert, StringComparison.OrdinalIgnoreCase)
+                && ctx.Client.Streaming.Engines.Contains(TranscodeEngines.MediaConvert))
+            {
+                // Priced before anything is submitted: MediaConvert bills every output (rung) per minute.
+                estimate = await ctx.Client.Streaming.EstimateAsync(videoId, p.GetValue(version), p.GetValue(engine), ctx.Client.Operations.Costs, ct);
+                ctx.Progress(estimate.ToText());
+                ctx.Client.Operations.EnsureWithinCostLimit(estimate, p.GetValue(yes));
+            }
             var r = await ctx.Client.Streaming.TranscodeAsync(videoId, p.GetValue(version), p.GetValue(engine), new StderrProgress(), ct);
             var j = new JsonObject
             {
@@ -33,6 +45,7 @@ internal static class StreamingCommands
                 ["scenes_resumed"] = r.Counts.ScenesResumed,
                 ["objects_stored"] = r.ObjectsStored,
             };
+            if (estimate is not null) j["estimate"] = estimate.ToJson();
             var text = Describe(r.Set) + $"\nscenes: {r.Counts.ScenesEncoded} encoded, {r.Counts.ScenesReused} reused, {r.Counts.ScenesResumed} resumed; {r.ObjectsStored} objects stored";
             return CliContext.Written(new Written<JsonObject>(j, r.Synced, r.PendingReason), j, text, ctx.Client.Cloud is not null);
         });

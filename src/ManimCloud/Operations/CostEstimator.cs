@@ -19,36 +19,52 @@ public sealed class CostEstimator(PriceTable prices)
     /// One CMAF output group serves HLS and DASH, so each rung is billed once for both.
     /// </summary>
     public CostEstimate EstimateTranscode(string engine, Ladder ladder, int sourceWidth, int sourceHeight, double frameRate,
-        double durationSeconds, bool hasAudio, string? what = null)
+        double durationSeconds, bool hasAudio, string? what = null) =>
+        EstimateTranscode(engine, ladder, [new ClipToEncode(1, sourceWidth, sourceHeight, frameRate, durationSeconds, hasAudio)], what);
+
+    /// <summary>
+    /// A transcode of a version's clips, scene by scene, as the engines do it: the rungs are the ones every clip reaches,
+    /// a clip whose segments an earlier version encoded with the same ladder (<see cref="ClipToEncode.Reused"/>) is not
+    /// encoded (nor billed) again, and when any clip has sound every encoded scene gets an audio output.
+    /// </summary>
+    public CostEstimate EstimateTranscode(string engine, Ladder ladder, IReadOnlyList<ClipToEncode> clips, string? what = null)
     {
-        var minutes = (decimal)Math.Max(durationSeconds, 0) / 60m;
-        var renditions = ladder.For(sourceWidth, sourceHeight);
+        var plans = clips.Select(c => ladder.For(c.Width, c.Height)).ToList();
+        var names = plans.Count == 0 ? [] : plans[0].Select(r => r.Name).Where(n => plans.All(p => p.Any(r => r.Name == n))).ToList();
+        var renditions = plans.Count == 0 ? [] : plans[0].Where(r => names.Contains(r.Name)).ToList();
+        var encoded = clips.Where(c => !c.Reused).ToList();
+        var seconds = (decimal)encoded.Sum(c => Math.Max(c.DurationSeconds, 0));
+        var minutes = seconds / 60m;
+        var withSound = clips.Any(c => c.HasAudio);
+        var outputs = renditions.Count + (withSound ? 1 : 0);
         var lines = new List<CostLine>();
         var notes = new List<string>();
         if (engine == "mediaconvert")
         {
-            var fpsFactor = frameRate > 30.5 ? 2m : 1m;
+            // Frame rates above 30 are billed twice; per clip, since each scene is its own job.
+            var fpsMinutes = (decimal)encoded.Sum(c => Math.Max(c.DurationSeconds, 0) * (c.FrameRate > 30.5 ? 2 : 1)) / 60m;
             foreach (var r in renditions)
             {
                 var tier = r.Height < 720 ? "sd" : r.Height <= 1080 ? "hd" : "uhd";
                 var key = $"mediaconvert.basic.{tier}.per_output_minute";
                 lines.Add(new CostLine($"MediaConvert output {r.Name} ({r.Width}x{r.Height}, {tier.ToUpperInvariant()})",
-                    minutes * fpsFactor, fpsFactor > 1 ? "output minutes (x2: over 30 fps)" : "output minutes", prices[key], key));
+                    fpsMinutes, fpsMinutes != minutes ? "output minutes (x2 over 30 fps)" : "output minutes", prices[key], key));
             }
-            if (hasAudio)
+            if (withSound)
                 lines.Add(new CostLine("MediaConvert output audio (AAC)", minutes, "output minutes", prices["mediaconvert.audio.per_output_minute"],
                     "mediaconvert.audio.per_output_minute"));
-            notes.Add($"MediaConvert bills every output: {renditions.Count + (hasAudio ? 1 : 0)} outputs x {minutes:0.##} min. "
+            notes.Add($"MediaConvert bills every output: {outputs} outputs x {minutes:0.##} min. "
                 + "Dropping a rung (e.g. 1080p) removes its line.");
         }
         else notes.Add("The local engine (ffmpeg) has no service fee; only storage is priced.");
+        if (clips.Count - encoded.Count is > 0 and var kept)
+            notes.Add($"{kept} of {clips.Count} scene(s) keep the segments an earlier version encoded: not encoded, not billed.");
 
-        var bytes = renditions.Sum(r => (decimal)r.AverageBitrate) / 8m * (decimal)Math.Max(durationSeconds, 0)
-            + (hasAudio ? ladder.AudioBitrate / 8m * (decimal)Math.Max(durationSeconds, 0) : 0);
+        var bytes = (renditions.Sum(r => (decimal)r.AverageBitrate) + (withSound ? ladder.AudioBitrate : 0)) / 8m * seconds;
         var gb = bytes / 1_000_000_000m;
         lines.Add(new CostLine("S3 storage of the renditions, first month", gb, "GB-months",
             prices.StoragePerGbMonth("INTELLIGENT_TIERING"), "s3.storage.gb_month.INTELLIGENT_TIERING"));
-        var segments = (decimal)Math.Ceiling(Math.Max(durationSeconds, 0) / Math.Max(ladder.SegmentSeconds, 1)) * (renditions.Count + (hasAudio ? 1 : 0));
+        var segments = encoded.Sum(c => (decimal)Math.Ceiling(Math.Max(c.DurationSeconds, 0) / Math.Max(ladder.SegmentSeconds, 1))) * outputs;
         lines.Add(new CostLine("S3 PUT requests for segments and manifests", segments + 4 + renditions.Count, "requests",
             prices["s3.requests.put.per_1000"] / 1000m, "s3.requests.put.per_1000"));
         return new CostEstimate(what ?? $"Transcode ({engine}) of {minutes:0.##} min into {renditions.Count} rendition(s)", lines, prices.Currency) { Notes = notes };
@@ -78,3 +94,6 @@ public sealed class CostEstimator(PriceTable prices)
         return new CostEstimate(what ?? $"Pipeline run of {scenes} scene(s), {duration / 60:0.##} min", lines, prices.Currency) { Notes = notes };
     }
 }
+
+/// <summary>One clip of a transcode as the estimate sees it: its picture, length and sound, and whether earlier segments are reused.</summary>
+public sealed record ClipToEncode(int Scene, int Width, int Height, double FrameRate, double DurationSeconds, bool HasAudio, bool Reused = false);

@@ -15,7 +15,7 @@ public static class CostLimit
         if (limit is not { } max || confirmed || estimate.Total <= max) return;
         throw new ManimCloudException(ErrorKind.InvalidInput,
             $"{estimate.What} is estimated at {CostEstimate.Money(estimate.Total, estimate.Currency)}, above MANIMCLOUD_COST_LIMIT "
-            + $"({max.ToString("0.00", CultureInfo.InvariantCulture)} {estimate.Currency}); nothing was started.",
+            + $"({CostEstimate.Money(max, estimate.Currency)}); nothing was started.",
             "Run it again with --yes to accept the cost, raise MANIMCLOUD_COST_LIMIT, or make the job smaller (fewer rungs, shorter video, the local engine).");
     }
 

@@ -17,27 +17,46 @@ public sealed class CodeGenerationStep(ManimCloudClient client, ICodeGenerator g
 {
     public const int MaxPromptLength = 10_000;
 
-    public async Task<CodeStepResult> RunAsync(VideoId video, string prompt, IProgress<string>? progress, CancellationToken ct)
+    public async Task<CodeStepResult> RunAsync(VideoId video, string prompt, IProgress<string>? progress, CancellationToken ct) =>
+        await StoreAsync(video, await GenerateAsync(video, null, prompt, progress, ct), ct);
+
+    /// <summary>
+    /// Code generated and validated, not yet stored: what a run is priced from before anything is written (SPEC R9).
+    /// <paramref name="video"/> null: a new video titled <paramref name="title"/>, with no code before.
+    /// </summary>
+    public sealed record Generated(byte[] Bytes, ValidatedCode Code, string Author, string Prompt, string Generator, string Summary, string? Note, Stopwatch Started);
+
+    public async Task<Generated> GenerateAsync(VideoId? video, string? title, string prompt, IProgress<string>? progress, CancellationToken ct)
     {
         EnsurePrompt(prompt);
         var started = Stopwatch.StartNew();
-        var record = await client.GetVideoAsync(video, ct);
         string? current = null;
         string? note = null;
-        if (record.CurrentVersion > 0)
+        int? currentVersion = null;
+        if (video is { } id)
         {
-            var (version, content) = await client.GetCodeAsync(video, null, ct);
-            current = Encoding.UTF8.GetString(content);
-            // The client answers from the workspace when the cloud is away (or this video's changes still wait for it).
-            if (client.Cloud is not null && (client.Health.IsDown(out _) || client.Outbox.HasQueuedFor(video, "")))
-                note = $"the cloud could not be read, so v{version.Version} came from the workspace copy (it may miss versions other machines stored)";
+            var record = await client.GetVideoAsync(id, ct);
+            title = record.Title;
+            if (record.CurrentVersion > 0)
+            {
+                var (version, content) = await client.GetCodeAsync(id, null, ct);
+                current = Encoding.UTF8.GetString(content);
+                currentVersion = record.CurrentVersion;
+                // The client answers from the workspace when the cloud is away (or this video's changes still wait for it).
+                if (client.Cloud is not null && (client.Health.IsDown(out _) || client.Outbox.HasQueuedFor(id, "")))
+                    note = $"the cloud could not be read, so v{version.Version} came from the workspace copy (it may miss versions other machines stored)";
+            }
         }
-        var request = new CodeRequest(prompt, record.Title, current, current is null ? null : record.CurrentVersion);
+        var request = new CodeRequest(prompt, title ?? "", current, currentVersion);
         var generated = await generator.GenerateAsync(request, progress, ct);
         var bytes = Encoding.UTF8.GetBytes(generated.Code);
         var validated = await CodeValidation.ValidateAsync(bytes, $"The code {generator.Name} wrote", ct);
-        return await StoreAsync(video, bytes, validated, generated.Author, prompt, generator.Name, generated.Summary, note, started, ct);
+        return new Generated(bytes, validated, generated.Author, prompt, generator.Name, generated.Summary, note, started);
     }
+
+    /// <summary>Stores generated code as the video's next version.</summary>
+    public Task<CodeStepResult> StoreAsync(VideoId video, Generated g, CancellationToken ct) =>
+        StoreAsync(video, g.Bytes, g.Code, g.Author, g.Prompt, g.Generator, g.Summary, g.Note, g.Started, ct);
 
     /// <summary>Stores code a person wrote (`pipeline run --code FILE`), validated the same way.</summary>
     public static async Task<CodeStepResult> StoreGivenAsync(ManimCloudClient client, VideoId video, byte[] code, string? author, CancellationToken ct)

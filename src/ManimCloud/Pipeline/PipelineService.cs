@@ -18,6 +18,8 @@ public sealed record RunOptions
     public RenderQuality? Quality { get; init; }
     /// <summary>In-process jobs at once (default: the number of cores, at most 4).</summary>
     public int? Concurrency { get; init; }
+    /// <summary>`--yes`: go ahead when the run's estimate is above MANIMCLOUD_COST_LIMIT.</summary>
+    public bool CostConfirmed { get; init; }
 }
 
 /// <summary>
@@ -198,12 +200,18 @@ public sealed class PipelineService
             throw new ManimCloudException(ErrorKind.InvalidInput, "Give exactly one of --prompt TEXT and --code FILE.", "--prompt asks the code generator; --code stores a module you wrote.");
         if (prompt is not null) CodeGenerationStep.EnsurePrompt(prompt);
         var started = Stopwatch.StartNew();
+        // The code first (generated or given, validated), so the run is priced before anything is written.
+        var generation = new CodeGenerationStep(_client, CodeGenerator());
+        var generated = prompt is not null ? await generation.GenerateAsync(null, title, prompt, null, ct) : null;
+        var module = generated?.Code.Scenes ?? (await CodeValidation.ValidateAsync(code!, "The code file", ct)).Scenes;
+        var estimate = await EnsureAffordableAsync(null, module, options, log, ct);
         var video = (await _client.CreateVideoAsync(project, title, prompt is null ? "" : $"Made by `manimcloud pipeline run`: {Shorten(prompt)}", ["pipeline"], ct)).Value;
         var report = new PipelineReport { Video = video.Id, Mode = Mode };
+        AddEstimate(report, estimate);
         report.Add("create", $"video {video.Id} in project {project}", started.Elapsed.TotalSeconds, new JsonObject { ["video_id"] = video.Id.ToString() });
         log?.Report($"create: video {video.Id}");
-        var step = prompt is not null
-            ? await new CodeGenerationStep(_client, CodeGenerator()).RunAsync(video.Id, prompt, null, ct)
+        var step = generated is not null
+            ? await generation.StoreAsync(video.Id, generated, ct)
             : await CodeGenerationStep.StoreGivenAsync(_client, video.Id, code!, null, ct);
         AddCodeStep(report, step, log);
         await RenderVersionAsync(report, step.Stored.Version, options, step.Seconds, log, ct);
@@ -214,7 +222,10 @@ public sealed class PipelineService
     public async Task<PipelineReport> EditAsync(VideoId video, string prompt, RunOptions options, IProgress<string>? log, CancellationToken ct)
     {
         var report = new PipelineReport { Video = video, Mode = Mode };
-        var step = await new CodeGenerationStep(_client, CodeGenerator()).RunAsync(video, prompt, null, ct);
+        var generation = new CodeGenerationStep(_client, CodeGenerator());
+        var generated = await generation.GenerateAsync(video, null, prompt, null, ct);
+        AddEstimate(report, await EnsureAffordableAsync(await _client.GetVideoAsync(video, ct), generated.Code.Scenes, options, log, ct));
+        var step = await generation.StoreAsync(video, generated, ct);
         AddCodeStep(report, step, log);
         await RenderVersionAsync(report, step.Stored.Version, options, step.Seconds, log, ct);
         return report;
@@ -227,8 +238,50 @@ public sealed class PipelineService
         if (record.CurrentVersion == 0)
             throw new ManimCloudException(ErrorKind.NotFound, $"Video {video} has no code to render.", "Store some with `code put FILE --video V` or use `pipeline edit`.");
         var report = new PipelineReport { Video = video, Mode = Mode };
+        var (_, content) = await _client.GetCodeAsync(video, version ?? record.CurrentVersion, ct);
+        AddEstimate(report, await EnsureAffordableAsync(record, ManimScenes.Parse(Encoding.UTF8.GetString(content)), options, log, ct));
         await RenderVersionAsync(report, version ?? record.CurrentVersion, options, 0, log, ct);
         return report;
+    }
+
+    /// <summary>
+    /// What the run will cost (SPEC R9), refused above MANIMCLOUD_COST_LIMIT unless confirmed — before anything is
+    /// written. Scenes whose clip exists for their content address are copied, not rendered; their transcode is not
+    /// billed when this video's ladder (same engine and settings) already has that clip's segments. The clips' length
+    /// comes from the code (<see cref="SceneTiming"/>); the transcode engine is the one the run will use.
+    /// </summary>
+    private async Task<Operations.CostEstimate> EnsureAffordableAsync(VideoRecord? video, ManimScenes module, RunOptions options, IProgress<string>? log, CancellationToken ct)
+    {
+        var renderer = Renderer();
+        var quality = options.Quality ?? _settings.Quality;
+        var streaming = _client.Streaming;
+        var engine = streaming.DefaultEngine;
+        var fingerprint = engine == Streaming.TranscodeEngines.MediaConvert ? Streaming.MediaConvert.SceneJob.Fingerprint(streaming.Ladder) : streaming.Ladder.Fingerprint;
+        var encodedBefore = video?.Renditions.Values.Where(s => s.Engine == engine && s.LadderFingerprint == fingerprint)
+            .SelectMany(s => s.Scenes).Select(s => s.ClipSha256).ToHashSet(StringComparer.Ordinal) ?? [];
+        var clips = new List<Operations.ClipToEncode>();
+        foreach (var scene in module.Scenes)
+        {
+            var found = options.ForceScenes.Contains(scene.Number) ? null : await Jobs.FindRenderAsync(RenderKey.For(renderer, quality, module, scene), ct);
+            clips.Add(SceneTiming.Clip(renderer.Name, quality, scene, found is not null && encodedBefore.Contains(found.Sha256)));
+        }
+        var costs = _client.Operations.Costs;
+        var transcode = costs.EstimateTranscode(engine, streaming.Ladder, clips);
+        var seconds = clips.Sum(c => c.DurationSeconds);
+        var estimate = costs.EstimatePipeline(clips.Count, seconds / Math.Max(clips.Count, 1), 2_000_000, transcode,
+            $"{(video is null ? "Pipeline run of a new video" : $"Pipeline run of video {video.Id}")}: {clips.Count} scene(s), {seconds:0.#} s "
+            + $"({renderer.Name}, {quality.ToString().ToLowerInvariant()}), transcode on {engine} of {clips.Count(c => !c.Reused)} scene(s)");
+        log?.Report("estimate: " + estimate.ToText());
+        _client.Operations.EnsureWithinCostLimit(estimate, options.CostConfirmed);
+        return estimate;
+    }
+
+    private void AddEstimate(PipelineReport report, Operations.CostEstimate estimate)
+    {
+        var json = estimate.ToJson();
+        json["cost_limit"] = _client.Operations.CostLimit;
+        report.Add("estimate", $"{Operations.CostEstimate.Money(estimate.Total, estimate.Currency)} estimated"
+            + (_client.Operations.CostLimit is { } l ? $" (MANIMCLOUD_COST_LIMIT {l:0.00})" : ""), 0, json);
     }
 
     private static void AddCodeStep(PipelineReport report, CodeStepResult step, IProgress<string>? log)

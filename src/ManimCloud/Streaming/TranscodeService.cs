@@ -101,6 +101,34 @@ public sealed partial class TranscodeService
             outcome.Objects.Count, written.Synced, written.PendingReason);
     }
 
+    /// <summary>
+    /// What <see cref="TranscodeAsync"/> with the same arguments will cost, before anything is started (SPEC R9): the
+    /// version's clips probed (size, frame rate, length, sound), the scenes whose segments an earlier version encoded
+    /// with this ladder left out (they are reused, not billed), priced per output minute. Reads only.
+    /// </summary>
+    public async Task<Operations.CostEstimate> EstimateAsync(VideoId id, int? version, string? engineName, Operations.CostEstimator costs, CancellationToken ct)
+    {
+        var name = engineName ?? DefaultEngine;
+        if (!_engines.ContainsKey(name))
+            throw new ManimCloudException(ErrorKind.InvalidInput, $"'{name}' is not a transcode engine here.", $"Use one of: {string.Join(", ", _engines.Keys)}.");
+        var video = await _client.GetVideoAsync(id, ct);
+        var n = version ?? (video.Media.Count > 0 ? video.Media.Values.Max(m => m.Version) : Math.Max(1, video.CurrentVersion));
+        var sources = await SourcesAsync(video, n, ct);
+        var fingerprint = name.Equals(TranscodeEngines.MediaConvert, StringComparison.OrdinalIgnoreCase)
+            ? MediaConvert.SceneJob.Fingerprint(Ladder) : Ladder.Fingerprint;
+        var encodedBefore = video.Renditions.Values.Where(s => s.Engine.Equals(name, StringComparison.OrdinalIgnoreCase) && s.LadderFingerprint == fingerprint)
+            .SelectMany(s => s.Scenes).Select(s => s.ClipSha256).ToHashSet(StringComparer.Ordinal);
+        var clips = new List<Operations.ClipToEncode>();
+        foreach (var source in sources)
+        {
+            var info = await TranscodeEngines.ProbeAsync(_client, source, ct);
+            clips.Add(new Operations.ClipToEncode(source.Scene, info.Width, info.Height, info.FrameRate, info.DurationSeconds, info.HasAudio,
+                encodedBefore.Contains(source.Sha256)));
+        }
+        return costs.EstimateTranscode(name.ToLowerInvariant(), Ladder, clips,
+            $"Transcode ({name.ToLowerInvariant()}) of video {id} v{n}: {clips.Count(c => !c.Reused)} of {clips.Count} clip(s), {clips.Where(c => !c.Reused).Sum(c => c.DurationSeconds) / 60:0.##} min to encode");
+    }
+
     /// <summary>A video's published sets (one version, or all, newest first).</summary>
     public async Task<(VideoRecord Video, IReadOnlyList<RenditionSet> Sets)> RenditionsAsync(VideoId id, int? version, CancellationToken ct)
     {
@@ -221,12 +249,18 @@ public static class TranscodeEngines
         // a bad clip is refused before a job is submitted.
         var mediaConvert = global::ManimCloud.Streaming.MediaConvert.MediaConvertEngine.TryCreate(client.Options, client.Aws, client.Cloud, client.Catalog, async (source, ct) =>
         {
-            var tools = await FfmpegLocator.LocateAsync(client.Options.Ffmpeg, null, ct);
-            var info = await Videos.MediaValidation.ProbeAsync(source.LocalPath ?? throw new ManimCloudException(ErrorKind.NotFound,
-                    $"{source.Key} is not on this machine.", "Run `manimcloud sync`, or fetch it with `video get`, then transcode again."),
-                source.Key, tools.Ffprobe, tools.Ffmpeg, ct);
+            var info = await ProbeAsync(client, source, ct);
             return new global::ManimCloud.Streaming.MediaConvert.ClipFacts(info.Width, info.Height, info.HasAudio, info.DurationSeconds);
         });
         if (mediaConvert is not null) yield return (MediaConvert, _ => Task.FromResult<ITranscodeEngine>(mediaConvert));
+    }
+
+    /// <summary>A clip's picture, frame rate, length and sound (ffprobe), with the local engine's checks: what a job is planned and priced from.</summary>
+    internal static async Task<Videos.MediaInfo> ProbeAsync(ManimCloudClient client, TranscodeSource source, CancellationToken ct)
+    {
+        var tools = await FfmpegLocator.LocateAsync(client.Options.Ffmpeg, null, ct);
+        return await Videos.MediaValidation.ProbeAsync(source.LocalPath ?? throw new ManimCloudException(ErrorKind.NotFound,
+                $"{source.Key} is not on this machine.", "Run `manimcloud sync`, or fetch it with `video get`, then transcode again."),
+            source.Key, tools.Ffprobe, tools.Ffmpeg, ct);
     }
 }
