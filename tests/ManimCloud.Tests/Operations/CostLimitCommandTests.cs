@@ -42,6 +42,7 @@ public sealed class CostLimitCommandTests
         var put = CliRunner.Run(env, "video", "put", clip, "--video", id, "--scene", "1", "--json");
         Assert.True(put.ExitCode == 0, put.Stderr);
 
+        var before = (string)CliRunner.Run(env, "video", "show", id, "--json").Json["status"]!;
         var refused = CliRunner.Run(env, "video", "transcode", id, "--json");
         Assert.Equal(2, refused.ExitCode);
         Assert.Contains("MANIMCLOUD_COST_LIMIT (0.0010 USD)", refused.Stderr);
@@ -51,7 +52,7 @@ public sealed class CostLimitCommandTests
         Assert.Contains("MediaConvert output 480p", refused.Stderr);
         Assert.Equal(0, fake.JobsCreated);
         var shown = CliRunner.Run(env, "video", "show", id, "--json");
-        Assert.Equal("uploaded", (string)shown.Json["status"]!);
+        Assert.Equal(before, (string)shown.Json["status"]!);
         var listed = await aws.S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = cloud.VideoBucket, Prefix = ObjectLayout.TranscodedPrefix });
         Assert.Empty(listed.S3Objects ?? []);
 
