@@ -46,7 +46,7 @@ public sealed class PriceTable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
         {
             throw new ManimCloudException(ErrorKind.InvalidInput, $"The price table {overridePath} (MANIMCLOUD_PRICE_TABLE) cannot be read: {e.Message}",
-                "Point MANIMCLOUD_PRICE_TABLE at a JSON object of price keys (see docs/operations.md), or unset it for the built-in prices.", e);
+                "Point MANIMCLOUD_PRICE_TABLE at a JSON object of price keys (see docs/cost.md), or unset it for the built-in prices.", e);
         }
         foreach (var (key, value) in Read(file, overridePath, prices.Keys.ToHashSet())) prices[key] = value;
         return new PriceTable(prices, (string?)file["currency"] ?? currency, $"built-in + {overridePath}");

@@ -36,7 +36,7 @@ public class LocalPipelineTests
         Assert.Equal(1, first.Version);
         // The player page of v1, with its signed grant (the local service verifies it like CloudFront would).
         Assert.StartsWith($"http://127.0.0.1:8080/watch/{first.Video}?v=1&", first.Url);
-        Assert.Equal(["create", "code", "reuse", "render", "upload", "transcode", "publish"], first.Steps.Select(s => s.Name));
+        Assert.Equal(["estimate", "create", "code", "reuse", "render", "upload", "transcode", "publish"], first.Steps.Select(s => s.Name));
         var ladder = first.Steps.Single(s => s.Name == "transcode").Details;
         Assert.Equal(4, (int)ladder["scenes_encoded"]!);
         Assert.Equal(ObjectLayout.HlsMasterKey(ProjectId.Parse("pipe"), first.Video, 1), (string?)ladder["hls"]);

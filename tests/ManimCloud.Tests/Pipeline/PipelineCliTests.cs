@@ -18,7 +18,7 @@ public class PipelineCliTests
         var run = CliRunner.Run(env, "pipeline", "run", "--project", "cli", "--title", "Hello", "--code", home.File("scene.py"), "--json");
         Assert.True(run.ExitCode == 0, run.Stderr);
         var video = (string)run.Json["video_id"]!;
-        Assert.Equal(["create", "code", "reuse", "render", "upload", "transcode", "publish"], run.Json["steps"]!.AsArray().Select(s => (string)s!["step"]!));
+        Assert.Equal(["estimate", "create", "code", "reuse", "render", "upload", "transcode", "publish"], run.Json["steps"]!.AsArray().Select(s => (string)s!["step"]!));
         Assert.StartsWith($"http://127.0.0.1:8080/watch/{video}?v=1", (string)run.Json["url"]!);
         Assert.Contains("render", run.Stderr); // progress on stderr, one JSON document on stdout
 
