@@ -7,8 +7,10 @@
    edit / run (target <= 0.3).
 2. Scale-out on moto (SQS + DynamoDB + S3 on loopback): 1, 2 and 4 `manimcloud worker` processes sharing one queue
    render a SCENES-scene video (unique code per run, so nothing is reused); scenes per minute over the render step
-   (first scene started to last scene stored), and the queue's overhead per job: SQS requests and their milliseconds
-   (receives counted apart, their time being mostly long-poll waiting). Worker counts are interleaved per round.
+   (first scene started to last scene stored), and the queue's overhead per job (a job is a scene, or the assemble,
+   transcode and publish steps): SQS requests and their milliseconds, the coordinator's sends and the workers' extends
+   and deletes together (receives counted apart, their time being mostly long-poll waiting). Worker counts are
+   interleaved per round.
 
 Usage: bench/pipeline/bench.py [--rounds 3] [--workers 1,2,4] [--scenes 12] [--out bench/results/pipeline.json]
 The machine is shared and small (2 cores): read figures as ratios within one run, not as absolutes.
@@ -110,6 +112,9 @@ def scale_out(worker_counts, rounds, scenes):
                     usage["completed"] += doc["completed"]
                     for k in ("requests", "ms", "receives", "receive_ms"):
                         usage[k] += doc.get("sqs", {}).get(k, 0)
+                coordinator = report.get("sqs", {})  # the jobs' SendMessage calls, made by `pipeline run`
+                usage["requests"] += coordinator.get("requests", 0)
+                usage["ms"] += coordinator.get("ms", 0.0)
                 row = {"render_s": render_s, "wall_s": round(wall, 3), "scenes_per_min": round(scenes / render_s * 60, 1), **usage}
                 results[n].append(row)
                 print(f"round {r + 1}, {n} worker(s): {row['scenes_per_min']} scenes/min (render {render_s:.2f} s, run {wall:.2f} s)", file=sys.stderr)
@@ -122,6 +127,8 @@ def scale_out(worker_counts, rounds, scenes):
                 "sqs_requests_per_job": round(sum(x["requests"] for x in rows) / jobs, 2),
                 "sqs_ms_per_job": round(sum(x["ms"] for x in rows) / jobs, 2),
                 "receives_per_job": round(sum(x["receives"] for x in rows) / jobs, 2),
+                "receive_ms_per_job": round(sum(x["receive_ms"] for x in rows) / jobs, 2),
+                "jobs_per_run": round(jobs / len(rows), 1),
             }
         one = summary[worker_counts[0]]["scenes_per_min_median"]
         for n in summary:

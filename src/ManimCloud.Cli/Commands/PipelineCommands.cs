@@ -21,7 +21,19 @@ internal static class PipelineCommands
         ForceScenes = force ?? new HashSet<int>(),
     };
 
-    private static CliResult Result(PipelineReport report) => new(report.ToJson(), report.ToText());
+    private static CliResult Result(PipelineReport report, CliContext ctx)
+    {
+        var json = report.ToJson();
+        // The coordinator's own SQS calls (sending the jobs), so the per-job queue overhead adds up on both sides.
+        if (ctx.Client.Pipeline.Queue is { } q) json["sqs"] = SqsUsage(q.Usage);
+        return new(json, report.ToText());
+    }
+
+    private static JsonObject SqsUsage((long Requests, double Milliseconds, long Receives, double ReceiveMilliseconds) usage) => new()
+    {
+        ["requests"] = usage.Requests, ["ms"] = Math.Round(usage.Milliseconds, 1),
+        ["receives"] = usage.Receives, ["receive_ms"] = Math.Round(usage.ReceiveMilliseconds, 1),
+    };
 
     private static IProgress<string> Log(CliContext ctx) => new SyncProgress(ctx.Progress);
 
@@ -47,7 +59,7 @@ internal static class PipelineCommands
             var id = VideoId.Parse(p.GetValue(video));
             var force = (p.GetValue(scenes) ?? []).ToHashSet();
             var report = await ctx.Client.Pipeline.RenderAsync(id, p.GetValue(version), Options(p, noWait, quality, force), Log(ctx), ct);
-            return Result(report);
+            return Result(report, ctx);
         });
         return c;
     }
@@ -82,7 +94,7 @@ internal static class PipelineCommands
                 bytes = await File.ReadAllBytesAsync(file, ct);
             }
             var report = await ctx.Client.Pipeline.CreateAsync(projectId, p.GetValue(title)!, p.GetValue(prompt), bytes, Options(p, noWait, quality), Log(ctx), ct);
-            return Result(report);
+            return Result(report, ctx);
         });
         return c;
     }
@@ -99,7 +111,7 @@ internal static class PipelineCommands
         CliContext.Bind(c, async (p, ctx, ct) =>
         {
             var report = await ctx.Client.Pipeline.EditAsync(VideoId.Parse(p.GetValue(video)), p.GetValue(prompt)!, Options(p, noWait, quality), Log(ctx), ct);
-            return Result(report);
+            return Result(report, ctx);
         });
         return c;
     }
@@ -135,15 +147,7 @@ internal static class PipelineCommands
                 ["owner"] = options.Owner, ["completed"] = report.Completed, ["failed_attempts"] = report.Failed, ["dead_lettered"] = report.DeadLettered,
                 ["duplicates"] = report.Duplicates, ["handed_back"] = report.HandedBack,
             };
-            if (client.Pipeline.Queue is { } q)
-            {
-                var usage = q.Usage;
-                json["sqs"] = new JsonObject
-                {
-                    ["requests"] = usage.Requests, ["ms"] = Math.Round(usage.Milliseconds, 1),
-                    ["receives"] = usage.Receives, ["receive_ms"] = Math.Round(usage.ReceiveMilliseconds, 1),
-                };
-            }
+            if (client.Pipeline.Queue is { } q) json["sqs"] = SqsUsage(q.Usage);
             return new CliResult(json, $"worker {options.Owner} stopped: {report.Completed} job(s) done, {report.Failed} failed attempt(s), " +
                 $"{report.DeadLettered} dead-lettered, {report.Duplicates} duplicate deliveries ignored, {report.HandedBack} handed back.");
         });
