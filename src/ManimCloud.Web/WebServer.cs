@@ -77,6 +77,8 @@ public static class WebServer
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddSingleton<EmbeddedAssets>();
         builder.Services.AddSingleton<Playback.PlaybackEdge>();
+        builder.Services.AddSingleton<BackgroundTranscodes>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<BackgroundTranscodes>());
 
         var app = builder.Build();
         app.UseMiddleware<ErrorResponses>();
@@ -97,6 +99,7 @@ public static class WebServer
         VideoApi.Map(api);
         CodeApi.Map(api);
         MediaApi.Map(api);
+        TranscodeApi.Map(api);
         StatusApi.Map(api);
         TusProtocol.Map(api);
         EventStream.Map(api);
