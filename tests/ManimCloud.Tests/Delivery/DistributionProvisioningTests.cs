@@ -226,4 +226,35 @@ public sealed class DistributionProvisioningTests
         Assert.Equal("imm", behaviours.Single(b => b.Element("PathPattern")!.Value == "transcoded/*.m4s").Element("CachePolicyId")!.Value);
         Assert.All(behaviours, b => Assert.Equal("hdr", b.Element("ResponseHeadersPolicyId")!.Value));
     }
+
+    [Fact]
+    public async Task Provision_with_delivery_on_makes_the_distribution_and_delivery_provision_then_finds_nothing_to_do()
+    {
+        var cloud = await TestCloud.CreateAsync(create: false);
+        using var home = new TempDir();
+        var env = cloud.Environment(home.Path);
+        env["MANIMCLOUD_CDN"] = "on";
+        env["MANIMCLOUD_CDN_PRIVATE_KEY"] = NewKey(home, "cdn.pem");
+        env["MANIMCLOUD_CDN_GEO"] = "deny:KP";
+
+        var run = CliRunner.Run(env, "provision", "--json");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var steps = run.Json["steps"]!.AsArray();
+        Assert.Contains(steps, s => ((string)s!["resource"]!).StartsWith("cloudfront:distribution/", StringComparison.Ordinal) && (bool?)s["applied"] == true);
+        Assert.Contains(steps, s => (string)s!["resource"]! == $"s3://{cloud.VideoBucket}");
+        var id = ManimCloudOptions.ConfigFileValue(home.Path, "distribution_id");
+        Assert.NotNull(id);
+        var geo = (await AwsCli.JsonAsync("cloudfront", "get-distribution-config", "--id", id!))["DistributionConfig"]!["Restrictions"]!["GeoRestriction"]!;
+        Assert.Equal("blacklist", (string)geo["RestrictionType"]!);
+
+        var again = CliRunner.Run(env, "delivery", "provision", "--dry-run", "--json");
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        Assert.Equal(0, (int)again.Json["changed"]!);
+        Assert.True((bool)again.Json["dry_run"]!);
+        var text = CliRunner.Run(env, "delivery", "provision", "--dry-run");
+        Assert.Contains("(unchanged)", text.Stdout);
+
+        var help = CliRunner.Run(env, "delivery", "provision", "--help");
+        Assert.Contains("If-Match", help.Stdout);
+    }
 }
