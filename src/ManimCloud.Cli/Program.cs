@@ -15,7 +15,7 @@ foreach (var command in new[]
     VideoCommands.Create(), CodeCommands.Create(), WorkspaceCommands.Sync(), WorkspaceCommands.Status(), WorkspaceCommands.Conflicts(), UploadsCommands.Create(), DemoCommand.Create(),
     AuditCommands.Create(), CostCommands.Create(), IamCommands.Create(),
     PipelineCommands.Render(), PipelineCommands.Pipeline(), PipelineCommands.Worker(), PipelineCommands.Jobs(),
-    ServeCommands.Serve(), ServeCommands.Token(),
+    ServeCommands.Serve(), ServeCommands.Token(), DeliveryCommands.Delivery(),
     MonitoringCommands.Create(),
     BudgetCommands.Create(),
 })

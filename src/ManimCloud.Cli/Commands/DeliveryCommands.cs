@@ -47,6 +47,43 @@ internal static class DeliveryCommands
         return c;
     }
 
+    /// <summary>`delivery provision|invalidate|stats`.</summary>
+    public static Command Delivery()
+    {
+        var c = new Command("delivery", "The CloudFront side (SPEC R5): the distribution, invalidations of exactly what changed, statistics.");
+        c.Subcommands.Add(Provision());
+        return c;
+    }
+
+    /// <summary>`delivery provision [--dry-run]`.</summary>
+    private static Command Provision()
+    {
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print what differs (drift) without writing anything." };
+        var c = new Command("provision",
+            "Create or bring into line this environment's CloudFront distribution: the video bucket as a private origin (Origin Access Control; the bucket " +
+            "grants only this distribution read on transcoded/), HTTPS only, HTTP/2 and 3, cache behaviours by path (segments, init segments, posters, " +
+            "storyboards a year; manifests a minute; nothing else), security and CORS headers, 403/404 cached briefly, MANIMCLOUD_CDN_GEO and " +
+            "MANIMCLOUD_CDN_PRICE_CLASS, and the signing key (MANIMCLOUD_CDN_PRIVATE_KEY) in its key group. Idempotent; updates use If-Match; " +
+            "a distribution not tagged as ManimCloud's is never changed. Records cdn_domain, distribution_id and cdn_key_pair_id in config.json.") { dryRun };
+        CliContext.Bind(c, async (p, ctx, ct) =>
+        {
+            using var aws = new ManimCloud.Aws.AwsClients(ctx.Options);
+            using var provisioner = new ManimCloud.Provisioning.Provisioner(ctx.Options, aws) { DeliveryOnly = true };
+            try
+            {
+                var plan = p.GetValue(dryRun) ? await provisioner.PlanAsync(ct) : await provisioner.ApplyAsync(ct);
+                return new CliResult(plan.ToJson(), plan.ToText());
+            }
+            catch (ManimCloud.Provisioning.ProvisioningIncompleteException e)
+            {
+                if (ctx.Json) Console.Error.WriteLine(e.Plan.ToJson().ToJsonString());
+                else Console.Error.WriteLine(e.Plan.ToText());
+                throw;
+            }
+        });
+        return c;
+    }
+
     /// <summary>The time a link may be opened until: --expires (from now) or --expires-at, default two hours.</summary>
     internal static DateTimeOffset Deadline(string? expires, string? expiresAt, DateTimeOffset now)
     {

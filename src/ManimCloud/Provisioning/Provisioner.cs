@@ -23,6 +23,7 @@ public sealed class Provisioner : IDisposable
     /// an earlier apply in this workspace, or found out by this apply's probe write.</summary>
     private PolicyConditionSupport _conditions;
     private QueueProvisioning? _queue;
+    private Delivery.DistributionProvisioning? _delivery;
 
     /// <summary>The entry point for the CLI: clients from the options (default credential chain), disposed with the provisioner.</summary>
     public static Provisioner ForOptions(ManimCloudOptions options, bool includeQueue = false) => new(options, new AwsClients(options), ownsClients: true, includeQueue);
@@ -70,6 +71,12 @@ public sealed class Provisioner : IDisposable
 
     /// <summary>Whether a complete apply records the names, region and KMS key in {home}/config.json (default: yes).</summary>
     public bool SaveNamesToConfig { get; init; } = true;
+
+    /// <summary>Only the CloudFront side (`delivery provision`): the distribution, its keys and policies, the bucket's read statement.</summary>
+    public bool DeliveryOnly { get; init; }
+
+    /// <summary>Whether this run converges the CloudFront side: `delivery provision`, or `provision` with delivery on.</summary>
+    private bool IncludesDelivery => DeliveryOnly || _options.Delivery.IsEnabled;
 
     /// <summary>How long to wait for the table (and a new index's backfill) to become ACTIVE.</summary>
     public TimeSpan TableWaitTimeout { get; init; } = TimeSpan.FromMinutes(30);
@@ -121,7 +128,7 @@ public sealed class Provisioner : IDisposable
             }
         }
 
-        if (failure is null && CustomEndpoint)
+        if (failure is null && CustomEndpoint && !DeliveryOnly)
         {
             try
             {
@@ -229,7 +236,7 @@ public sealed class Provisioner : IDisposable
         var customEndpoint = CustomEndpoint;
         var store = PolicyStore;
         // The three resources are independent: read them at the same time (reading is latency-bound), keep the order for applying.
-        var inspections = new List<Task<List<ProvisionCheck>>>
+        var inspections = DeliveryOnly ? [] : new List<Task<List<ProvisionCheck>>>
         {
             new BucketProvisioning(_clients.S3, _retry, BucketRole.Videos, Names.VideoBucket, Region, customEndpoint, kms, store, _options.UseStorageClasses).InspectAsync(ct),
             new BucketProvisioning(_clients.S3, _retry, BucketRole.Code, Names.CodeBucket, Region, customEndpoint, kms, store, _options.UseStorageClasses).InspectAsync(ct),
@@ -239,6 +246,12 @@ public sealed class Provisioner : IDisposable
         {
             _queue = new QueueProvisioning(_clients.Sqs, _retry, queue, queue + "-dlq");
             inspections.Add(_queue.InspectAsync(ct));
+        }
+        if (IncludesDelivery)
+        {
+            _delivery = new Delivery.DistributionProvisioning(Delivery.CloudFront.CloudFrontClient.Create(_clients), _clients.S3, _retry, _options.Environment,
+                Names.VideoBucket, Region, _options.Delivery, store, _options.EndpointFor(AwsServiceDescription.CloudFront.EndpointId) is not null);
+            inspections.Add(_delivery.InspectAsync(ct));
         }
         var resources = await Task.WhenAll(inspections);
         return resources.SelectMany(r => r).ToList();
@@ -280,6 +293,13 @@ public sealed class Provisioner : IDisposable
         if (_options.KmsKey is { } key) values["kms_key"] = key;
         if (CustomEndpoint && _conditions != PolicyConditionSupport.Unknown) values[PolicyConditionsKey] = PolicyStore.Name(_conditions);
         if (_queue?.WorkQueueUrl is { } queueUrl) values["queue"] = queueUrl;
+        if (_delivery is not null)
+        {
+            foreach (var (name, value) in _delivery.ConfigValues) values[name] = value;
+            // The local service trusts what CloudFront's key group trusts, so links verify the same on both.
+            var keys = new Delivery.PlaybackKeys(_options.Home, _options.Delivery);
+            foreach (var (id, pem) in _delivery.GroupKeys.Where(k => k.Id != "(new)")) keys.Trust(id, pem);
+        }
         ManimCloudOptions.SaveToConfigFile(_options.Home, values);
         return _options.ConfigPath;
     }
