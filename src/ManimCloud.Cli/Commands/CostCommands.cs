@@ -16,7 +16,29 @@ internal static class CostCommands
     {
         var cost = new Command("cost", "What the deployment costs, and what a job will cost before it runs.");
         cost.Subcommands.Add(Estimate());
+        cost.Subcommands.Add(Report());
         return cost;
+    }
+
+    private static Command Report()
+    {
+        var since = new Option<string>("--since") { Description = "The window to report: 30d, 12h, 90d.", DefaultValueFactory = _ => "30d" };
+        var noncurrent = new Option<int>("--noncurrent-days") { Description = "The expiry the non-current-versions suggestion is priced for.", DefaultValueFactory = _ => 30 };
+        var logs = new Option<string?>("--access-logs") { Description = "BUCKET[/PREFIX] of S3 server access logs: playback requests per video, for the drop-1080p suggestion." };
+        var c = new Command("report", "What the deployment costs: storage by kind and class (S3 listings), requests and transfer (CloudWatch), "
+            + "MediaConvert minutes (the records), CloudFront bytes, DynamoDB units, priced by the price table; with suggestions and what they save.")
+            { since, noncurrent, logs };
+        CliContext.Bind(c, async (p, ctx, ct) =>
+        {
+            var window = Durations.Parse(p.GetValue(since)!, "--since");
+            if (p.GetValue(noncurrent) < 1) throw new ManimCloudException(ErrorKind.InvalidInput, "--noncurrent-days must be at least 1.", "For example --noncurrent-days 30.");
+            var end = DateTimeOffset.UtcNow;
+            var usage = await new UsageSurvey(ctx.Client).GatherAsync(end - window, end, p.GetValue(logs), ct);
+            var prices = ctx.Client.Operations.Costs.Prices;
+            var (report, suggestions) = CostReport.Build(usage, prices, p.GetValue(noncurrent));
+            return new CliResult(CostReport.ToJson(report, suggestions, prices), CostReport.ToText(report, suggestions));
+        });
+        return c;
     }
 
     private static Command Estimate()
