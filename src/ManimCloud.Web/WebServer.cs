@@ -104,6 +104,7 @@ public static class WebServer
         TusProtocol.Map(api);
         EventStream.Map(api);
         WebhookApi.Map(api);
+        Playback.WatchApi.Map(api);
         Playback.PlaybackEdge.Map(app);
         PageRoutes.Map(app);
         return app;

@@ -34,11 +34,8 @@ public sealed class PlaybackEdge(ManimCloudClient client)
         http.Response.Headers.AccessControlAllowOrigin = "*"; // as a CDN: the grant, not the origin, authorises
         if (path.Split('/').Any(s => s is "" or "." or ".." || s.Contains('\\')))
             throw new WebInputException(Problem.BadInput($"'{path}' is not a rendition path.", "Request the URLs the manifests name."));
-        var cookies = http.Request.Cookies.ToDictionary(c => c.Key, c => c.Value);
-        var url = new Uri(client.Delivery.PlaybackBaseUrl + http.Request.Path + http.Request.QueryString);
-        var verdict = _verifier.Verify(url, cookies, DateTimeOffset.UtcNow, http.Connection.RemoteIpAddress);
-        if (!verdict.Allowed)
-            return new Problem(403, "auth", verdict.Outcome.ToString(), verdict.Message, verdict.Hint);
+        var verdict = Check(http, http.Request.Path + http.Request.QueryString);
+        if (!verdict.Allowed) return Refusal(verdict);
 
         var key = ObjectLayout.TranscodedPrefix + path;
         if (ManifestSigning.IsManifest(key))
@@ -56,6 +53,21 @@ public sealed class PlaybackEdge(ManimCloudClient client)
         http.Response.Headers.CacheControl = "public, max-age=31536000, immutable";
         return Results.File(blob, ContentTypes.Of(key), entityTag: new EntityTagHeaderValue($"\"{sha}\""), enableRangeProcessing: true);
     }
+
+    /// <summary>
+    /// The verdict on this request's grant (its query's signing parameters, or its signed cookies) for a path under the
+    /// playback base URL (<paramref name="pathAndQuery"/> starts with '/'). The player page's reads use it to ask
+    /// "would the edge serve this viewer that manifest?" before they answer.
+    /// </summary>
+    public PlaybackVerdict Check(HttpContext http, string pathAndQuery)
+    {
+        var cookies = http.Request.Cookies.ToDictionary(c => c.Key, c => c.Value);
+        var url = new Uri(client.Delivery.PlaybackBaseUrl + pathAndQuery);
+        return _verifier.Verify(url, cookies, DateTimeOffset.UtcNow, http.Connection.RemoteIpAddress);
+    }
+
+    /// <summary>A refused grant as a 403 problem: the outcome (Expired, BadSignature, …) as its title, and what to do.</summary>
+    public static Problem Refusal(PlaybackVerdict verdict) => new(403, "auth", verdict.Outcome.ToString(), verdict.Message, verdict.Hint);
 
     /// <summary>The workspace blob holding a key; in cloud mode a key only the bucket has is fetched into the workspace first.</summary>
     private async Task<(string Path, string Sha256)> LocateAsync(string key, CancellationToken ct)
