@@ -19,7 +19,7 @@ public class CliBehaviourTests
         Assert.All(verified, v => Assert.True((bool)v!["equal"]!));
         // A prompt, then an edit of one scene: the edit renders and encodes that scene only.
         var runs = r.Json["runs"]!.AsArray();
-        Assert.Equal(["create", "code", "reuse", "render", "upload", "transcode", "publish"], runs[0]!["steps"]!.AsArray().Select(s => (string)s!["step"]!));
+        Assert.Equal(["estimate", "create", "code", "reuse", "render", "upload", "transcode", "publish"], runs[0]!["steps"]!.AsArray().Select(s => (string)s!["step"]!));
         var editLadder = runs[1]!["steps"]!.AsArray().Single(s => (string)s!["step"]! == "transcode")!["details"]!;
         Assert.Equal(1, (int)editLadder["scenes_encoded"]!);
         Assert.Equal(1, (int)editLadder["scenes_reused"]!);
