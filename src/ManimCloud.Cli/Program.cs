@@ -17,7 +17,7 @@ foreach (var command in new[]
     PipelineCommands.Render(), PipelineCommands.Pipeline(), PipelineCommands.Worker(), PipelineCommands.Jobs(),
     ServeCommands.Serve(), ServeCommands.Token(), DeliveryCommands.Delivery(),
     MonitoringCommands.Create(),
-    BudgetCommands.Create(),
+    BudgetCommands.Create(), BackupCommands.Create(),
 })
     root.Subcommands.Add(command);
 

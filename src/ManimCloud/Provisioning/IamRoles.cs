@@ -172,6 +172,10 @@ public static class IamRoles
         s.Add((JsonNode)Statement("ManimCloudProvisionProbe", ["s3:DeleteObjectVersion"],
             [$"{r.BucketArn(r.VideoBucket)}/{WriteProbe.KeyPrefix}*", $"{r.BucketArn(r.CodeBucket)}/{WriteProbe.KeyPrefix}*"]));
         s.Add((JsonNode)Statement("ManimCloudReadAudit", ReadObjectActions, [$"{r.BucketArn(r.CodeBucket)}/{AuditPrefix}*"]));
+        // `backup create`: DynamoDB writes the table export (as this identity) and the tool its manifest under backups/;
+        // `backup list|restore` read them back.
+        s.Add((JsonNode)Statement("ManimCloudBackupExports", ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+            [$"{r.BucketArn(r.VideoBucket)}/{Operations.Backup.BackupManifest.KeyPrefix}*"]));
         s.Add((JsonNode)Statement("ManimCloudAdministerTable", TableAdminActions, [r.TableArn, $"{r.TableArn}/backup/*", $"{r.TableArn}/export/*"]));
         // A restore creates a new table: only one named after the deployment's (…-restored-…).
         s.Add((JsonNode)Statement("ManimCloudRestoreTable",
