@@ -54,7 +54,7 @@ internal static class DemoCommand
                 var set = record.Renditions[version];
                 var keys = Enumerable.Range(1, set.Scenes.Count).Select(s => ObjectLayout.ClipKey(record.Project, record.Id, version, s))
                     .Append(ObjectLayout.FullVideoKey(record.Project, record.Id, version))
-                    .Concat(set.Manifests.Keys.Where(k => k == set.HlsMasterKey || k == set.DashManifestKey));
+                    .Concat([set.HlsMasterKey, set.DashManifestKey]);
                 foreach (var key in keys) checks.Add((JsonNode)await VerifyAsync(client, key, ct));
             }
             var (latest, code) = await client.GetCodeAsync(record.Id, null, ct);
