@@ -32,8 +32,11 @@ public class CliKillResumeTests
             var file = TransferHarness.LargeVideo();
             Assert.True(new FileInfo(file).Length >= 150_000_000);
             var id = (string)CliRunner.Run(env, "video", "create", "--project", "big", "--title", "large", "--json").Json["video_id"]!;
-            // Slow parts a little so the interruption lands mid-upload.
-            proxy.Latency = r => r.IsUploadPart ? TimeSpan.FromMilliseconds(150) : TimeSpan.Zero;
+            // The first parts go through a little slowed; the parts after them are held a minute (the proxy drops them when
+            // the test ends), so the interruption always lands mid-upload, however fast or loaded the machine is.
+            var started = 0;
+            proxy.Latency = r => !r.IsUploadPart ? TimeSpan.Zero
+                : Interlocked.Increment(ref started) <= partsBeforeStop ? TimeSpan.FromMilliseconds(150) : TimeSpan.FromSeconds(60);
             var put = CliRunner.Start(env, "video", "put", file, "--video", id, "--full", "--json");
             var journal = new UploadJournal(new Catalog(Path.Combine(home.Path, "catalog.db")));
             var deadline = DateTime.UtcNow.AddSeconds(120);
