@@ -30,6 +30,13 @@ public sealed class CliContext : IDisposable
     public ManimCloudOptions Options => _options ??= RequireCloud ? ManimCloudOptions.Load() with { RequireCloud = true } : ManimCloudOptions.Load();
     public ManimCloudClient Client => _client ??= ManimCloudClient.Open(Options);
 
+    /// <summary>Adjusts the options before the client is opened (a command that knows more than the configuration, e.g. `serve`'s address).</summary>
+    public void Configure(Func<ManimCloudOptions, ManimCloudOptions> change)
+    {
+        if (_client is not null) throw new InvalidOperationException("The client is open already; configure it before first use.");
+        _options = change(Options);
+    }
+
     /// <summary>Progress and notes for people: always stderr, so stdout keeps exactly one JSON document.</summary>
     public void Progress(string message) => Console.Error.WriteLine(message);
 

@@ -5,16 +5,13 @@ using ManimCloud.Workspace;
 namespace ManimCloud.Web;
 
 /// <summary>
-/// The web service's settings (docs/configuration.md): where it listens, its public base URL (what signed playback
-/// URLs name), the per-token request rate, the browser origins allowed to call the API, and tus upload limits.
+/// The web service's settings (docs/configuration.md): where it listens, the per-token request rate, the browser origins allowed to call the API, and tus upload limits.
 /// </summary>
 public sealed record ServeOptions
 {
     public string Host { get; init; } = "127.0.0.1";
     /// <summary>0 picks a free port (tests).</summary>
     public int Port { get; init; } = 8080;
-    /// <summary>MANIMCLOUD_PUBLIC_URL: the base URL clients reach the service at (default http://{host}:{port}).</summary>
-    public string? PublicUrl { get; init; }
     /// <summary>MANIMCLOUD_RATE_LIMIT: API requests per second per token (bursts of twice that); 0 turns it off.</summary>
     public int RateLimit { get; init; } = 100;
     /// <summary>MANIMCLOUD_CORS_ORIGINS: comma-separated origins whose pages may call the API (none by default).</summary>
@@ -27,11 +24,35 @@ public sealed record ServeOptions
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromMinutes(1);
     public TimeSpan EventPollInterval { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// The base URL clients reach a service listening here at, when MANIMCLOUD_PUBLIC_URL does not say: this address
+    /// (a wildcard address is reached as 127.0.0.1). Port 0 must have been resolved to a real port first (<see cref="WithFreePort"/>).
+    /// </summary>
+    public string ListenUrl
+    {
+        get
+        {
+            var host = Host is "0.0.0.0" ? "127.0.0.1" : Host is "::" ? "[::1]" : Host.Contains(':') ? $"[{Host}]" : Host;
+            return $"http://{host}:{Port.ToString(CultureInfo.InvariantCulture)}";
+        }
+    }
+
+    /// <summary>Port 0 resolved to a port that is free now, so links can name it before Kestrel binds it.</summary>
+    public ServeOptions WithFreePort()
+    {
+        if (Port != 0) return this;
+        var ip = Host == "localhost" ? System.Net.IPAddress.Loopback : System.Net.IPAddress.TryParse(Host, out var a) ? a : System.Net.IPAddress.Loopback;
+        var probe = new System.Net.Sockets.TcpListener(ip, 0);
+        probe.Start();
+        try { return this with { Port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port }; }
+        finally { probe.Stop(); }
+    }
+
     public static ServeOptions FromEnvironment(string host, int port, Func<string, string?>? env = null)
     {
         env ??= Environment.GetEnvironmentVariable;
         string? Get(string name) => env(name) is { } v && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
-        var o = new ServeOptions { Host = host, Port = port, PublicUrl = Get("MANIMCLOUD_PUBLIC_URL")?.TrimEnd('/') };
+        var o = new ServeOptions { Host = host, Port = port };
         if (Get("MANIMCLOUD_RATE_LIMIT") is { } rate)
             o = o with { RateLimit = int.TryParse(rate, NumberStyles.None, CultureInfo.InvariantCulture, out var r) ? r
                 : throw Bad("MANIMCLOUD_RATE_LIMIT", rate, "a whole number of requests per second per token (0: no limit)") };
@@ -48,8 +69,6 @@ public sealed record ServeOptions
     public ServeOptions Validated()
     {
         if (Port is < 0 or > 65535) throw Bad("--port", Port.ToString(CultureInfo.InvariantCulture), "a port from 1 to 65535");
-        if (PublicUrl is { } u && (!Uri.TryCreate(u, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
-            throw Bad("MANIMCLOUD_PUBLIC_URL", u, "an http(s) base URL such as https://videos.example.com");
         if (RateLimit < 0) throw Bad("MANIMCLOUD_RATE_LIMIT", RateLimit.ToString(CultureInfo.InvariantCulture), "0 or more");
         return this;
     }

@@ -21,7 +21,9 @@ internal static class ServeCommands
             """) { host, port };
         CliContext.Bind(c, async (p, ctx, ct) =>
         {
-            var options = ServeOptions.FromEnvironment(p.GetValue(host)!, p.GetValue(port));
+            var options = ServeOptions.FromEnvironment(p.GetValue(host)!, p.GetValue(port)).WithFreePort();
+            // Links (signed playback, watch pages, the pipeline's) name MANIMCLOUD_PUBLIC_URL when it is set, else this address.
+            if (!ctx.Options.Delivery.PublicUrlConfigured) ctx.Configure(o => o.WithPublicUrl(options.ListenUrl));
             await using var app = WebServer.Build(ctx.Client, options);
             string url;
             try

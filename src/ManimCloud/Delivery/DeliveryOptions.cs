@@ -40,6 +40,8 @@ public sealed record DeliveryOptions
     /// <summary>Path of the PEM private key (never the key itself).</summary>
     public string? PrivateKeyPath { get; init; }
     public string PublicUrl { get; init; } = DefaultPublicUrl;
+    /// <summary>Whether MANIMCLOUD_PUBLIC_URL / public_url was set; if not, `serve` points links at the address it listens on.</summary>
+    public bool PublicUrlConfigured { get; init; }
     public string PriceClass { get; init; } = "PriceClass_100";
     public GeoRestriction Geo { get; init; } = GeoRestriction.None;
     /// <summary>Origins allowed to fetch from players (CORS): a fixed list, or "*".</summary>
@@ -70,6 +72,7 @@ public sealed record DeliveryOptions
             KeyPairId = pick("MANIMCLOUD_CDN_KEY_PAIR_ID", "cdn_key_pair_id"),
             PrivateKeyPath = pick("MANIMCLOUD_CDN_PRIVATE_KEY", "cdn_private_key"),
             PublicUrl = (pick("MANIMCLOUD_PUBLIC_URL", "public_url") ?? DefaultPublicUrl).TrimEnd('/'),
+            PublicUrlConfigured = pick("MANIMCLOUD_PUBLIC_URL", "public_url") is not null,
             PriceClass = pick("MANIMCLOUD_CDN_PRICE_CLASS", "cdn_price_class") ?? "PriceClass_100",
             Geo = GeoRestriction.Parse(pick("MANIMCLOUD_CDN_GEO", "cdn_geo") ?? "none"),
             CorsOrigins = (pick("MANIMCLOUD_CDN_CORS_ORIGINS", "cdn_cors_origins") ?? "*")

@@ -66,6 +66,14 @@ public sealed record ManimCloudOptions
     public Provisioning.PolicyConditionSupport? PolicyConditions { get; init; }
     /// <summary>Delivery (CloudFront) settings: domain, distribution, signing key, public URL, geo and price class (docs/configuration.md).</summary>
     public Delivery.DeliveryOptions Delivery { get; init; } = new();
+
+    /// <summary>These options with the service's public URL (where players and agents reach `serve`) set to <paramref name="url"/>,
+    /// for playback links and the pipeline's watch links alike.</summary>
+    public ManimCloudOptions WithPublicUrl(string url)
+    {
+        url = url.TrimEnd('/');
+        return this with { Delivery = Delivery with { PublicUrl = url }, Pipeline = Pipeline with { PublicUrl = url } };
+    }
     /// <summary>Observability settings: CloudWatch publishing, alarm topic, OTLP endpoint (docs/configuration.md).</summary>
     public Operations.Monitoring.MonitoringOptions Monitoring { get; init; } = new();
 

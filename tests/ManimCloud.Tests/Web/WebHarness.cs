@@ -37,8 +37,10 @@ public sealed class WebHarness : IAsyncDisposable
     public static async Task<WebHarness> StartAsync(ServeOptions? options = null, TestCloud? cloud = null)
     {
         var home = new TempDir();
-        var client = ManimCloudClient.Open(cloud?.Options(home.Path) ?? new ManimCloudOptions { Home = home.Path });
-        var app = WebServer.Build(client, (options ?? new ServeOptions()) with { Port = 0 }, l => l.SetMinimumLevel(LogLevel.Warning));
+        // A free port picked first, so the links the service hands out (playback URLs, watch pages) name it, as `serve` does.
+        var serve = ((options ?? new ServeOptions()) with { Port = 0 }).WithFreePort();
+        var client = ManimCloudClient.Open((cloud?.Options(home.Path) ?? new ManimCloudOptions { Home = home.Path }).WithPublicUrl(serve.ListenUrl));
+        var app = WebServer.Build(client, serve, l => l.SetMinimumLevel(LogLevel.Warning));
         var url = await WebServer.StartAsync(app, CancellationToken.None);
         return new WebHarness(home, client, app, url);
     }
