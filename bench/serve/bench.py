@@ -327,10 +327,12 @@ def main():
 
     work = tempfile.mkdtemp(prefix="mc-bench-serve-")
     home = os.path.join(work, "home")
-    env = clean_env({"MANIMCLOUD_HOME": home, "MANIMCLOUD_RATE_LIMIT": "0"})
-    cli(env, "status")  # creates the workspace (and builds ./manimcloud first when the sources changed)
     port = free_port()
     serve_url = f"http://127.0.0.1:{port}"
+    # The CLI signs playback URLs for the service's own address (a signed policy names scheme, host and port, as
+    # CloudFront's do): without MANIMCLOUD_PUBLIC_URL it would sign for :8080 and the edge here would refuse them.
+    env = clean_env({"MANIMCLOUD_HOME": home, "MANIMCLOUD_RATE_LIMIT": "0", "MANIMCLOUD_PUBLIC_URL": serve_url})
+    cli(env, "status")  # creates the workspace (and builds ./manimcloud first when the sources changed)
     server = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "serve.log"), "w"))
     result = {"machine": f"{os.cpu_count()} cores, shared with other sessions' builds and tests", "load_before": os.getloadavg(),
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": " ".join(sys.argv)}
