@@ -13,8 +13,8 @@ namespace ManimCloud.Aws;
 /// <summary>
 /// UploadPart and ranged GetObject on a plain <see cref="HttpClient"/> signed by AWSSDK.Core's public
 /// <see cref="SigV4SigningHandler"/> — the same credentials, region and endpoint as the S3 client, without the SDK's
-/// per-request pipeline, stream wrapping and chunked payload signing. The body goes out straight from the worker's
-/// pooled buffer, and a ranged GET's body is read straight into it.
+/// per-request pipeline, stream wrapping and chunked payload signing. A part's body is streamed from its source (the
+/// file) through a small buffer, and a ranged GET's body is handed on piece by piece as it arrives.
 /// <list type="bullet">
 /// <item>Payload hash: over https UNSIGNED-PAYLOAD (what the SDK does over TLS too; the part's CRC32 or Content-MD5
 /// is the server's check); over plain http the part's SHA-256, computed once by the caller and signed, so a payload is
@@ -125,7 +125,8 @@ public sealed class HttpS3DataPlane : IS3DataPlane, IDisposable
         if (!PlainToken(part.UploadId)) throw new ArgumentException($"Upload id '{part.UploadId}' needs escaping; use the SDK data plane.");
         using var request = new HttpRequestMessage(HttpMethod.Put,
             Url(part.Bucket, part.Key, $"partNumber={part.Number}&uploadId={part.UploadId}"));
-        var content = new ReadOnlyMemoryContent(part.Body);
+        // Streamed from the part's source in 256 KiB writes: the part is never whole in memory.
+        var content = new StreamContent(part.Body.OpenRead(), BodyBuffer);
         content.Headers.ContentLength = part.Body.Length;
         if (part.ContentMd5 is not null) content.Headers.ContentMD5 = Convert.FromBase64String(part.ContentMd5);
         request.Content = content;
@@ -143,7 +144,10 @@ public sealed class HttpS3DataPlane : IS3DataPlane, IDisposable
             : throw new AmazonS3Exception("UploadPart answered without an ETag.", null, ErrorType.Receiver, "InternalError", null, response.StatusCode);
     }
 
-    public async Task ReadRangeAsync(RangeRead range, Memory<byte> into, CancellationToken ct)
+    /// <summary>The copy buffer of a part's body on its way out.</summary>
+    private const int BodyBuffer = 256 << 10;
+
+    public async Task ReadRangeAsync(RangeRead range, Memory<byte> buffer, RangeSink sink, CancellationToken ct)
     {
         Operations.Telemetry.AwsCallScope.DataCall("GetObject", range.Length, upload: false);
         var query = range.VersionId is null ? null : $"versionId={Uri.EscapeDataString(range.VersionId)}";
@@ -158,7 +162,7 @@ public sealed class HttpS3DataPlane : IS3DataPlane, IDisposable
             throw new IOException($"Asked for bytes {range.Offset}-{range.Offset + range.Length - 1} and got status {(int)response.StatusCode} "
                 + $"with {response.Content.Headers.ContentLength?.ToString() ?? "unknown"} bytes.");
         await using var body = await response.Content.ReadAsStreamAsync(ct);
-        await body.ReadExactlyAsync(into[..range.Length], ct);
+        await RangeCopy.CopyAsync(body, range.Length, buffer, sink, ct);
     }
 
     public async Task<string?> PutObjectAsync(ObjectPut put, CancellationToken ct)

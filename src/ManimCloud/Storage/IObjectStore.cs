@@ -78,6 +78,11 @@ public static class ObjectMetadataKeys
     public const string Scene = "scene";
     public const string Version = "version";
     public const string Sha256 = "sha256";
+    /// <summary>
+    /// The whole object's CRC32 (base64, big-endian, as S3 writes checksums), recorded by multipart uploads made without
+    /// flexible checksums (WhenRequired) so a ranged download can verify the whole file by combining its ranges' CRC32s.
+    /// </summary>
+    public const string Crc32 = "crc32";
     public const string Author = "author";
 
     /// <summary>S3's limit on user-defined metadata, keys plus values, in UTF-8 bytes.</summary>

@@ -20,12 +20,29 @@ internal readonly record struct PartChecks(string Crc32, string? Crc32Header, st
 /// </summary>
 internal static class PartChecksum
 {
-    public static PartChecks Compute(ChecksumMode mode, bool signedPayloadHash, ReadOnlySpan<byte> data)
+    /// <summary>
+    /// The checks of the part at <paramref name="offset"/>, computed in one pass through <paramref name="buffer"/>: every
+    /// byte is read once for all of them, and the part is never whole in memory (it is read again as it is sent).
+    /// </summary>
+    public static async Task<PartChecks> ComputeAsync(ChecksumMode mode, bool signedPayloadHash, PartSource source, long offset, int length,
+        Memory<byte> buffer, CancellationToken ct)
     {
-        var crc = Crc32Math.ToBase64(Crc32Math.Of(data));
-        var sha = signedPayloadHash ? Convert.ToHexStringLower(SHA256.HashData(data)) : null;
-        var md5 = mode == ChecksumMode.WhenRequired && !signedPayloadHash ? Convert.ToBase64String(MD5.HashData(data)) : null;
-        return new PartChecks(crc, mode == ChecksumMode.WhenRequired ? null : crc, md5, sha);
+        var crc32 = new System.IO.Hashing.Crc32();
+        using var sha = signedPayloadHash ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
+        using var md5 = mode == ChecksumMode.WhenRequired && !signedPayloadHash ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
+        for (var at = 0; at < length; )
+        {
+            var n = Math.Min(buffer.Length, length - at);
+            var piece = buffer[..n];
+            await source.ReadAsync(offset + at, piece, ct);
+            crc32.Append(piece.Span);
+            sha?.AppendData(piece.Span);
+            md5?.AppendData(piece.Span);
+            at += n;
+        }
+        var crc = Crc32Math.ToBase64(crc32.GetCurrentHashAsUInt32());
+        return new PartChecks(crc, mode == ChecksumMode.WhenRequired ? null : crc,
+            md5 is null ? null : Convert.ToBase64String(md5.GetHashAndReset()), sha is null ? null : Convert.ToHexStringLower(sha.GetHashAndReset()));
     }
 
     /// <summary>The algorithm named at CreateMultipartUpload (with ChecksumType FULL_OBJECT); every part and the completion then carry it.</summary>

@@ -14,10 +14,14 @@ internal abstract class PartSource : IDisposable
     /// <summary>Fills <paramref name="into"/> with the bytes at <paramref name="offset"/>.</summary>
     public abstract ValueTask ReadAsync(long offset, Memory<byte> into, CancellationToken ct);
 
-    /// <summary>One sequential pass: the whole-object SHA-256.</summary>
-    public async Task<string> Sha256Async(CancellationToken ct)
+    /// <summary>
+    /// One sequential pass: the whole-object CRC32 (base64, as S3 writes it) and, when asked, the SHA-256 (hex), each
+    /// byte read once for both.
+    /// </summary>
+    public async Task<(string Crc32, string? Sha256)> DigestAsync(bool sha256, CancellationToken ct)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var hash = sha256 ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
+        var crc = new System.IO.Hashing.Crc32();
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
         try
         {
@@ -25,15 +29,67 @@ internal abstract class PartSource : IDisposable
             {
                 var n = (int)Math.Min(buffer.Length, Length - offset);
                 await ReadAsync(offset, buffer.AsMemory(0, n), ct);
-                hash.AppendData(buffer, 0, n);
+                crc.Append(buffer.AsSpan(0, n));
+                hash?.AppendData(buffer, 0, n);
                 offset += n;
             }
-            return Convert.ToHexStringLower(hash.GetHashAndReset());
+            return (Crc32Math.ToBase64(crc.GetCurrentHashAsUInt32()), hash is null ? null : Convert.ToHexStringLower(hash.GetHashAndReset()));
         }
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>The bytes of one part, read from this source again each time they are sent.</summary>
+    public PartBody Part(long offset, int length) => new SourceRange(this, offset, length);
+
+    private sealed class SourceRange(PartSource source, long offset, int length) : PartBody
+    {
+        public override long Length => length;
+        public override Stream OpenRead() => new RangeStream(source, offset, length);
+    }
+
+    /// <summary>A read-only, seekable window on the source: what HttpClient's StreamContent and the SDK read a part from.</summary>
+    private sealed class RangeStream(PartSource source, long start, int length) : Stream
+    {
+        private long _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => true;
+        public override bool CanWrite => false;
+        public override long Length => length;
+
+        public override long Position
+        {
+            get => _position;
+            set => _position = Math.Clamp(value, 0, length);
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+        {
+            var n = (int)Math.Min(buffer.Length, length - _position);
+            if (n <= 0) return 0;
+            await source.ReadAsync(start + _position, buffer[..n], ct);
+            _position += n;
+            return n;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+            ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override long Seek(long offset, SeekOrigin origin) => Position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => _position + offset,
+            _ => length + offset,
+        };
+
+        public override void Flush() { }
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     public virtual void Dispose() { }

@@ -5,11 +5,62 @@ using Amazon.S3.Model;
 namespace ManimCloud.Transfer;
 
 /// <summary>One part to send, with the checks the server verifies on receipt.</summary>
+/// <param name="Body">The part's bytes, read again from where they are each time they are sent (see <see cref="PartBody"/>).</param>
 /// <param name="Crc32">Base64 CRC32 of the body, sent as x-amz-checksum-crc32 (FULL_OBJECT uploads); null sends none.</param>
 /// <param name="ContentMd5">Base64 MD5 of the body, sent as Content-MD5; null sends none.</param>
 /// <param name="Sha256Hex">Hex SHA-256 of the body, signed as the payload hash (plain http); null when not needed.</param>
-public sealed record PartUpload(string Bucket, string Key, string UploadId, int Number, ReadOnlyMemory<byte> Body, bool IsLast,
+public sealed record PartUpload(string Bucket, string Key, string UploadId, int Number, PartBody Body, bool IsLast,
     string? Crc32, string? ContentMd5, string? Sha256Hex);
+
+/// <summary>
+/// The bytes of one part as a stream opened for each send. A part of a file is read from the file again as it goes out
+/// (the page cache has it: the checksums were just computed over it), so a part in flight holds a small copy buffer,
+/// not its whole size; memory no longer grows with concurrency × part size. A body that changed between the checksum
+/// pass and the send is refused by the server, which checks the checksum sent with it.
+/// </summary>
+public abstract class PartBody
+{
+    public abstract long Length { get; }
+
+    /// <summary>A new read-only, seekable stream over the bytes, positioned at 0; the caller disposes it.</summary>
+    public abstract Stream OpenRead();
+
+    public static implicit operator PartBody(byte[] bytes) => new MemoryBody(bytes);
+
+    public static PartBody Of(ReadOnlyMemory<byte> bytes) => new MemoryBody(bytes);
+
+    private sealed class MemoryBody(ReadOnlyMemory<byte> bytes) : PartBody
+    {
+        public override long Length => bytes.Length;
+
+        public override Stream OpenRead() => MemoryMarshal.TryGetArray(bytes, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(bytes.ToArray(), writable: false);
+    }
+}
+
+/// <summary>
+/// Receives a ranged GET's body piece by piece, in order: <paramref name="piece"/> starts <paramref name="at"/> bytes into
+/// the range, and is only valid during the call (the buffer is reused for the next piece).
+/// </summary>
+public delegate void RangeSink(ReadOnlySpan<byte> piece, int at);
+
+/// <summary>How both data planes hand a range's body to its <see cref="RangeSink"/>.</summary>
+internal static class RangeCopy
+{
+    /// <summary>Reads exactly <paramref name="length"/> bytes of <paramref name="body"/> through <paramref name="buffer"/>, in full buffers but the last.</summary>
+    public static async Task CopyAsync(Stream body, int length, Memory<byte> buffer, RangeSink sink, CancellationToken ct)
+    {
+        for (var at = 0; at < length; )
+        {
+            var want = Math.Min(buffer.Length, length - at);
+            var n = await body.ReadAtLeastAsync(buffer[..want], want, throwOnEndOfStream: false, ct);
+            if (n < want) throw new EndOfStreamException($"The ranged GET's body ended after {at + n} of its {length} bytes.");
+            sink(buffer.Span[..n], at);
+            at += n;
+        }
+    }
+}
 
 /// <summary>
 /// One small object in a single PUT. Its SHA-256 is known (workspace blobs are named by it), so it is signed as the
@@ -44,8 +95,11 @@ public interface IS3DataPlane
     /// <summary>Sends one part; returns its ETag.</summary>
     Task<string> UploadPartAsync(PartUpload part, CancellationToken ct);
 
-    /// <summary>Reads exactly <see cref="RangeRead.Length"/> bytes of the range into <paramref name="into"/>.</summary>
-    Task ReadRangeAsync(RangeRead range, Memory<byte> into, CancellationToken ct);
+    /// <summary>
+    /// Reads exactly <see cref="RangeRead.Length"/> bytes of the range through <paramref name="buffer"/>, handing each
+    /// piece to <paramref name="sink"/> as it arrives (so a range in flight needs only the buffer, not its length).
+    /// </summary>
+    Task ReadRangeAsync(RangeRead range, Memory<byte> buffer, RangeSink sink, CancellationToken ct);
 
     /// <summary>Stores a small object in one PUT; returns its version id (null when the bucket is unversioned).</summary>
     Task<string?> PutObjectAsync(ObjectPut put, CancellationToken ct);
@@ -64,9 +118,7 @@ public sealed class SdkDataPlane(IAmazonS3 s3) : IS3DataPlane
     public async Task<string> UploadPartAsync(PartUpload part, CancellationToken ct)
     {
         Operations.Telemetry.AwsCallScope.DataCall("UploadPart", part.Body.Length, upload: true);
-        var body = MemoryMarshal.TryGetArray(part.Body, out var segment)
-            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-            : new MemoryStream(part.Body.ToArray(), writable: false);
+        await using var body = part.Body.OpenRead();
         var request = new UploadPartRequest
         {
             BucketName = part.Bucket, Key = part.Key, UploadId = part.UploadId, PartNumber = part.Number,
@@ -108,7 +160,7 @@ public sealed class SdkDataPlane(IAmazonS3 s3) : IS3DataPlane
         return (await s3.PutObjectAsync(request, ct)).VersionId;
     }
 
-    public async Task ReadRangeAsync(RangeRead range, Memory<byte> into, CancellationToken ct)
+    public async Task ReadRangeAsync(RangeRead range, Memory<byte> buffer, RangeSink sink, CancellationToken ct)
     {
         Operations.Telemetry.AwsCallScope.DataCall("GetObject", range.Length, upload: false);
         using var response = await s3.GetObjectAsync(new GetObjectRequest
@@ -116,6 +168,6 @@ public sealed class SdkDataPlane(IAmazonS3 s3) : IS3DataPlane
             BucketName = range.Bucket, Key = range.Key, ByteRange = new ByteRange(range.Offset, range.Offset + range.Length - 1),
             VersionId = range.VersionId, EtagToMatch = range.IfMatch,
         }, ct);
-        await response.ResponseStream.ReadExactlyAsync(into[..range.Length], ct);
+        await RangeCopy.CopyAsync(response.ResponseStream, range.Length, buffer, sink, ct);
     }
 }

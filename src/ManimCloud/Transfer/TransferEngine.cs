@@ -75,6 +75,8 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         public long Size => size;
         /// <summary>The SHA-256 recorded with the object; null when unknown (WhenSupported without a given one).</summary>
         public string? Sha256 { get; set; } = sha256;
+        /// <summary>WhenRequired: the whole file's CRC32 from the pass before creation, recorded as metadata; the parts must combine to it.</summary>
+        public string? WholeCrc32 { get; init; }
         public ChecksumMode Mode => mode;
         /// <summary>WhenSupported: CRC32 per part and a FULL_OBJECT CRC32; no SHA-256 pass.</summary>
         public bool FullObject => mode != ChecksumMode.WhenRequired;
@@ -93,16 +95,30 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
     {
         ObjectMetadataKeys.EnsureWithinLimit(options.Metadata);
         // WhenSupported: the FULL_OBJECT CRC32 checks the whole object, so no SHA-256 pass; a given SHA-256 is recorded.
-        // WhenRequired: a known SHA-256 is verified while the parts go up; an unknown one must be known before S3 is told it.
+        // WhenRequired: one pass before S3 is told anything computes the SHA-256 (a given one is verified against it) and the
+        // whole file's CRC32, both recorded as metadata: downloads verify the file by combining their ranges' CRC32s
+        // against it, and the parts sent must combine to it too.
         var sha256 = options.Sha256?.ToLowerInvariant();
-        if (sha256 is null && options.ChecksumMode == ChecksumMode.WhenRequired) sha256 = await source.Sha256Async(ct);
-        var state = new UploadState(bucket, key, source.Length, sha256, PartSizing.Choose(source.Length, options.PartSize), options.ChecksumMode);
+        string? wholeCrc = null;
+        if (options.ChecksumMode == ChecksumMode.WhenRequired)
+        {
+            (wholeCrc, var actual) = await source.DigestAsync(sha256: true, ct);
+            if (sha256 is not null && actual != sha256)
+                throw new ManimCloudException(ErrorKind.InvalidInput,
+                    $"Uploading {Resource(bucket, key)} stopped before it started: the content's SHA-256 is {actual}, but {sha256} was given for it.",
+                    "The file changed after its checksum was taken; upload it again.");
+            sha256 = actual;
+        }
+        var state = new UploadState(bucket, key, source.Length, sha256, PartSizing.Choose(source.Length, options.PartSize), options.ChecksumMode)
+        {
+            WholeCrc32 = wholeCrc,
+        };
         var journaled = journal is not null && source.Identity is not null;
 
         if (journaled && await ContinueJournaledAsync(source, state, options, ct) is { } earlier) return earlier;
         if (state.ResumedFrom is null)
         {
-            state.UploadId = await CreateAsync(bucket, key, sha256, options, ct);
+            state.UploadId = await CreateAsync(bucket, key, sha256, wholeCrc, options, ct);
             if (journaled)
                 state.JournalId = journal!.Start(bucket, key, state.UploadId, source.Identity!.Path, state.Size,
                     source.Identity.ModifiedTicks, sha256, state.PartSize, options).Id;
@@ -115,22 +131,9 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
             meter.AlreadyDone(state.Stored.Values.Sum(p => p.Size), state.Stored.Count);
             meter.Start();
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var verification = options.Sha256 is null || state.FullObject ? null : Task.Run(() => source.Sha256Async(stop.Token), stop.Token);
-            IReadOnlyDictionary<int, JournalPart> sent;
-            try
-            {
-                sent = await SendPartsAsync(source, state, options, limiter, meter, stop);
-            }
-            catch
-            {
-                // Stop the verification pass too, and let it end before its source is disposed.
-                stop.Cancel();
-                if (verification is not null) await Task.WhenAny(verification);
-                throw;
-            }
-            await EnsureUnchangedAsync(source, state, verification, ct);
-
+            var sent = await SendPartsAsync(source, state, options, limiter, meter, stop);
             var parts = Enumerable.Range(1, state.PartCount).Select(n => sent[n]).ToList();
+            await EnsureUnchangedAsync(source, state, parts, ct);
             var crc32 = state.FullObject ? FullObjectCrc32(parts) : null;
             var (versionId, confirmed) = await CompleteAsync(state, parts, crc32, ct);
             await VerifyStoredAsync(state, versionId, crc32, confirmed, ct);
@@ -234,8 +237,9 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
             (Crc32Math.TryParse(p.Checksum, out var c) ? c : throw new InvalidOperationException($"Part {p.Number} has no CRC32 in the journal."), p.Size))));
 
     /// <summary>
-    /// Sends every part S3 does not hold yet, <c>Concurrency</c> at a time, each read into its worker's pooled
-    /// buffer, checksummed, retried through the pipeline and journaled as soon as S3 confirms it.
+    /// Sends every part S3 does not hold yet, <c>Concurrency</c> at a time: each checksummed in one pass through its
+    /// worker's small buffer, then streamed from the source as it is sent (so memory does not grow with part size),
+    /// retried through the pipeline and journaled as soon as S3 confirms it.
     /// </summary>
     private async Task<IReadOnlyDictionary<int, JournalPart>> SendPartsAsync(PartSource source, UploadState state, UploadOptions options,
         AdaptiveConcurrency limiter, ProgressMeter meter, CancellationTokenSource stop)
@@ -243,15 +247,14 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         var sent = new ConcurrentDictionary<int, JournalPart>(state.Stored);
         var plane = PlaneFor(state.Bucket, state.Key, state.UploadId);
         var pending = new ConcurrentQueue<int>(Enumerable.Range(1, state.PartCount).Where(n => !state.Stored.ContainsKey(n)));
-        await RunWorkersAsync(Math.Min(limiter.Max, pending.Count), (int)Math.Min(state.PartSize, Math.Max(state.Size, 1)), stop, async buffer =>
+        await RunWorkersAsync(Math.Min(limiter.Max, pending.Count), (int)Math.Min(HashChunk, Math.Max(state.Size, 1)), stop, async buffer =>
         {
             while (pending.TryDequeue(out var number))
             {
                 var (offset, length) = PartSizing.Range(number, state.Size, state.PartSize);
-                await source.ReadAsync(offset, buffer.AsMemory(0, length), stop.Token);
-                var body = buffer.AsMemory(0, length);
-                var checks = PartChecksum.Compute(state.Mode, plane.WantsPayloadSha256, body.Span);
-                var upload = new PartUpload(state.Bucket, state.Key, state.UploadId, number, body, number == state.PartCount,
+                var checks = await PartChecksum.ComputeAsync(state.Mode, plane.WantsPayloadSha256, source, offset, length,
+                    buffer.AsMemory(0, Math.Min(buffer.Length, HashChunk)), stop.Token);
+                var upload = new PartUpload(state.Bucket, state.Key, state.UploadId, number, source.Part(offset, length), number == state.PartCount,
                     checks.Crc32Header, checks.ContentMd5, checks.Sha256Hex);
                 var etag = await AwsCall.RunAsync(retry, $"Uploading part {number}/{state.PartCount} of", state.What,
                     t => plane.UploadPartAsync(upload, t), stop.Token, limiter);
@@ -300,15 +303,18 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         }
     }
 
-    /// <summary>Before completing: the bytes sent are the bytes the SHA-256 (recorded at creation) describes.</summary>
-    private async Task EnsureUnchangedAsync(PartSource source, UploadState state, Task<string>? verification, CancellationToken ct)
+    /// <summary>
+    /// Before completing: the file is still the one that was read, and (WhenRequired) the parts sent combine to the CRC32
+    /// recorded at creation, so the metadata's SHA-256 and CRC32 describe the bytes stored.
+    /// </summary>
+    private async Task EnsureUnchangedAsync(PartSource source, UploadState state, IReadOnlyList<JournalPart> parts, CancellationToken ct)
     {
-        if (verification is not null && await verification is var actual && actual != state.Sha256)
+        if (state.WholeCrc32 is { } recorded && FullObjectCrc32(parts) is var combined && combined != recorded)
         {
             await DiscardAsync(state, ct);
-            throw new ManimCloudException(ErrorKind.InvalidInput,
-                $"Uploading {state.What} stopped: the content's SHA-256 is {actual}, but {state.Sha256} was given for it.",
-                "The file changed after its checksum was taken; upload it again (the interrupted upload was aborted).");
+            throw new ManimCloudException(ErrorKind.Conflict,
+                $"Uploading {state.What} stopped: the parts sent have CRC32 {combined}, the file had {recorded} when the upload started.",
+                "The file changed while it was being uploaded; wait until nothing writes it any more, then upload it again (the interrupted upload was aborted).");
         }
         if (source.Identity is { } identity && FileIdentity.Of(identity.Path) != identity)
         {
@@ -354,11 +360,12 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
 
     private static string? NullVersion(string? v) => v is null or "null" ? null : v;
 
-    private async Task<string> CreateAsync(string bucket, string key, string? sha256, UploadOptions options, CancellationToken ct)
+    private async Task<string> CreateAsync(string bucket, string key, string? sha256, string? wholeCrc, UploadOptions options, CancellationToken ct)
     {
         var request = new InitiateMultipartUploadRequest { BucketName = bucket, Key = key, ContentType = options.ContentType };
         foreach (var (k, v) in options.Metadata) request.Metadata[k] = v;
         if (sha256 is not null) request.Metadata[ObjectMetadataKeys.Sha256] = sha256;
+        if (wholeCrc is not null) request.Metadata[ObjectMetadataKeys.Crc32] = wholeCrc;
         S3ObjectStore.Encrypt(options.KmsKeyId, options.RequestEncryption,
             e => request.ServerSideEncryptionMethod = e, k => request.ServerSideEncryptionKeyManagementServiceKeyId = k);
         if (options.StorageClass is { } storageClass) request.StorageClass = S3StorageClass.FindValue(storageClass);
@@ -509,6 +516,10 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         new(ErrorKind.Fatal, $"Integrity check failed for {state.What} after upload: {detail}.",
             "Another writer may have replaced the object at the same moment; upload it again and check who else writes this key.");
 
+    /// <summary>The checksum pass reads a part through a buffer this size (per worker).</summary>
+    private const int HashChunk = 256 << 10;
+
+    /// <summary>A ranged GET's body is read, checksummed and written in pieces this size (per worker).</summary>
     private const int WriteChunk = 64 << 10;
 
     /// <summary>Aborts an upload that cannot be completed any more and forgets it.</summary>
@@ -561,6 +572,11 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         // A plain CRC32 (not a composite "…-N") of type FULL_OBJECT, or of an object that was never multipart.
         uint? storedCrc = (head.ChecksumType is null || head.ChecksumType == ChecksumType.FULL_OBJECT)
             && Crc32Math.TryParse(head.ChecksumCRC32, out var c) ? c : null;
+        // Else the whole file's CRC32 a WhenRequired upload recorded as metadata (Ceph RGW and other stores without
+        // flexible checksums): the same check, with the ranges' CRC32s combined; only without either is the file read
+        // again for its SHA-256.
+        var crcSource = storedCrc is null ? "recorded" : "full-object";
+        storedCrc ??= Crc32Math.TryParse(head.Metadata[$"x-amz-meta-{ObjectMetadataKeys.Crc32}"], out var m) ? m : null;
         var partSize = Math.Max(1L << 20, options.PartSize);
         var partCount = size == 0 ? 0 : PartSizing.PartCount(size, partSize);
         var crcs = new uint[partCount];
@@ -584,43 +600,40 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
                 FileShare.None, FileOptions.None, resumed ? 0 : size))
             {
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                using var writing = new SemaphoreSlim(1);
+                var writing = new object();
                 var done = have.Select(r => r.Number).ToHashSet();
                 var pending = new ConcurrentQueue<int>(Enumerable.Range(1, partCount).Where(n => !done.Contains(n)));
                 try
                 {
-                    await RunWorkersAsync(Math.Min(limiter.Max, Math.Max(1, pending.Count)), (int)Math.Min(partSize, Math.Max(size, 1)), stop, async buffer =>
+                    await RunWorkersAsync(Math.Min(limiter.Max, Math.Max(1, pending.Count)), (int)Math.Min(WriteChunk, Math.Max(size, 1)), stop, async buffer =>
                     {
                         while (pending.TryDequeue(out var number))
                         {
                             var (offset, length) = PartSizing.Range(number, size, partSize);
                             // Pin the version (or, unversioned, the ETag) so parts of two different objects never mix.
                             var range = new RangeRead(bucket, key, version, ifMatch, offset, length);
-                            // Inside the retried call: a connection cut mid-body fetches the range again.
+                            // Inside the retried call: a connection cut mid-body fetches the range again (and its CRC32 starts over).
                             await AwsCall.RunAsync(retry, $"Downloading part {number}/{partCount} of", what, async t =>
                             {
-                                await plane.ReadRangeAsync(range, buffer.AsMemory(0, length), t);
+                                var crc = new System.IO.Hashing.Crc32();
+                                // Streamed: each 64 KiB piece of the body is checksummed and written as it arrives, so a range
+                                // in flight holds one 64 KiB buffer, not its whole size (memory no longer grows with
+                                // concurrency × part size), and every byte is read once, from the socket.
+                                // 64 KiB writes: the page cache gets folios the size of each write, and on VMs whose host takes back
+                                // freed memory (free page reporting; it reports free blocks of 2 MiB and more) large folios come from
+                                // memory the host must fault in again on first touch. 1 MiB writes spent 0.4 to 2.5 s of system time
+                                // per GiB in that copy, 64 KiB writes ~0.6 s (docs/benchmarks.md).
+                                // One writer at a time: parallel writers to one file queue on its inode lock, and the kernel spins
+                                // while it waits (a sixth of the download's CPU in a profile); the ranges still arrive in parallel.
+                                // A plain pwrite under a lock: a page-cache copy seldom waits for the disk.
+                                await plane.ReadRangeAsync(range, buffer, (piece, at) =>
+                                {
+                                    crc.Append(piece);
+                                    lock (writing) RandomAccess.Write(handle, piece, offset + at);
+                                }, t);
+                                crcs[number - 1] = crc.GetCurrentHashAsUInt32();
                                 return true;
                             }, stop.Token, limiter);
-                            crcs[number - 1] = Crc32Math.Of(buffer.AsSpan(0, length));
-                            // In 64 KiB writes: the page cache gets folios the size of each write, and on VMs whose host takes back
-                            // freed memory (free page reporting; it reports free blocks of 2 MiB and more) large folios come from
-                            // memory the host must fault in again on first touch. 1 MiB writes spent 0.4 to 2.5 s of system time
-                            // per GiB in that copy, 64 KiB writes ~0.6 s, like TransferUtility's small writes (docs/benchmarks.md).
-                            // And one writer at a time: parallel writers to one file queue on its inode lock, and the kernel spins
-                            // while it waits (a sixth of the download's CPU in a profile); the ranges still arrive in parallel.
-                            // Plain pwrite calls on this worker: a page-cache copy seldom waits for the disk, so an async hop per
-                            // 64 KiB would only add thread-pool work.
-                            await writing.WaitAsync(stop.Token);
-                            try
-                            {
-                                for (var at = 0; at < length; at += WriteChunk)
-                                    RandomAccess.Write(handle, buffer.AsSpan(at, Math.Min(WriteChunk, length - at)), offset + at);
-                            }
-                            finally
-                            {
-                                writing.Release();
-                            }
                             if (entry is not null) downloads!.RangeDone(entry.Id, new DownloadRange(number, length, crcs[number - 1]));
                             meter.PartDone(length);
                         }
@@ -641,7 +654,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
                 var got = Crc32Math.Combine(crcs.Select((crc, i) => (crc, (long)PartSizing.Range(i + 1, size, partSize).Length)));
                 if (got != want)
                     throw new ManimCloudException(ErrorKind.Fatal,
-                        $"Integrity check failed for {which}: the downloaded bytes have CRC32 {Crc32Math.ToBase64(got)}, the object's full-object CRC32 is {Crc32Math.ToBase64(want)}.",
+                        $"Integrity check failed for {which}: the downloaded bytes have CRC32 {Crc32Math.ToBase64(got)}, the object's {crcSource} CRC32 is {Crc32Math.ToBase64(want)}.",
                         "The bytes were damaged on the way or the stored copy was replaced meanwhile; download again, and if it fails again restore a previous version (bucket versioning).");
             }
             else
@@ -683,15 +696,14 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
                 var stale = new List<int>();
                 using (var handle = File.OpenHandle(previous.PartialPath, FileMode.Open, FileAccess.Read))
                 {
-                    var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(partSize, Math.Max(size, 1)));
+                    var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
                     try
                     {
                         foreach (var range in downloads.Ranges(previous.Id))
                         {
                             var (offset, length) = PartSizing.Range(range.Number, size, partSize);
                             // (The file may be shorter than the object: preallocation keeps its size, and the last range may not be written.)
-                            var read = length == range.Size ? await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, length), offset, ct) : -1;
-                            if (read == length && Crc32Math.Of(buffer.AsSpan(0, length)) == range.Crc32) have.Add(range);
+                            if (length == range.Size && await CrcOfAsync(handle, offset, length, buffer, ct) == range.Crc32) have.Add(range);
                             else stale.Add(range.Number);
                         }
                     }
@@ -709,6 +721,20 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         }
         var temp = NewPartialPath(destination);
         return (downloads.Start(bucket, key, version, etag, destination, temp, size, partSize), temp, []);
+    }
+
+    /// <summary>The CRC32 of <paramref name="length"/> bytes of the file at <paramref name="offset"/>, or null when the file ends before them.</summary>
+    private static async Task<uint?> CrcOfAsync(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, int length, byte[] buffer, CancellationToken ct)
+    {
+        var crc = new System.IO.Hashing.Crc32();
+        for (var at = 0; at < length; )
+        {
+            var n = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, Math.Min(buffer.Length, length - at)), offset + at, ct);
+            if (n == 0) return null;
+            crc.Append(buffer.AsSpan(0, n));
+            at += n;
+        }
+        return crc.GetCurrentHashAsUInt32();
     }
 
     private static string NewPartialPath(string destination) =>

@@ -244,7 +244,7 @@ public class DataPlaneTests
         // NoSuchBucket on a ranged GET: fails fast too.
         var noBucket = await Assert.ThrowsAsync<ManimCloudException>(() => AwsCall.RunAsync(h.Retry, "Downloading part 1/1 of", "s3://x/y", async t =>
         {
-            await plane.ReadRangeAsync(new RangeRead("no-such-bucket-" + h.Bucket, "k", null, null, 0, 10), new byte[10], t);
+            await plane.ReadRangeAsync(new RangeRead("no-such-bucket-" + h.Bucket, "k", null, null, 0, 10), new byte[10], (_, _) => { }, t);
             return true;
         }, CancellationToken.None));
         Assert.Equal(ErrorKind.NotFound, noBucket.Kind);
