@@ -48,7 +48,11 @@ public sealed class ManimCloudClient : IDisposable
     public Streaming.TranscodeService Streaming { get; }
 
     /// <summary>The agent pipeline: code generation, incremental rendering, jobs in-process or on SQS workers (issue #12).</summary>
-    public Pipeline.PipelineService Pipeline => _pipeline ??= new Pipeline.PipelineService(this);
+    public Pipeline.PipelineService Pipeline => _pipeline ??= new Pipeline.PipelineService(this)
+    {
+        // A re-publish behind a provisioned distribution invalidates what it left stale in the edge caches.
+        Invalidate = Delivery.IsProvisioned ? Delivery.Invalidations!.InvalidateRepublishedAsync : null,
+    };
     private Pipeline.PipelineService? _pipeline;
 
     private ManimCloudClient(ManimCloudOptions options)
@@ -86,7 +90,8 @@ public sealed class ManimCloudClient : IDisposable
             Sync = new SyncEngine(Local, Cloud, Outbox, _applier, Cache, Health, Audit, options.ConflictPolicy);
             Uploads = new Uploads(Aws.S3, retry, Journal) { Downloads = downloads };
         }
-        Delivery = new Delivery.DeliveryService(options, Aws, Catalog);
+        Delivery = new Delivery.DeliveryService(this);
+        _applier.Cdn = Delivery.Invalidations;
         Streaming = new Streaming.TranscodeService(this);
     }
 

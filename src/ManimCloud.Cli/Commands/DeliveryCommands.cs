@@ -52,6 +52,55 @@ internal static class DeliveryCommands
     {
         var c = new Command("delivery", "The CloudFront side (SPEC R5): the distribution, invalidations of exactly what changed, statistics.");
         c.Subcommands.Add(Provision());
+        c.Subcommands.Add(Invalidate());
+        c.Subcommands.Add(Stats());
+        return c;
+    }
+
+    /// <summary>`delivery invalidate VIDEO [--version N] [--no-wait]`.</summary>
+    private static Command Invalidate()
+    {
+        var id = new Argument<string>("VIDEO") { Description = "The video id." };
+        var version = new Option<int?>("--version") { Description = "The version whose cached copies to drop (default: the latest transcoded one)." };
+        var noWait = new Option<bool>("--no-wait") { Description = "Return once CloudFront accepted it, without following it to Completed." };
+        var c = new Command("invalidate",
+            "Drop from CloudFront's caches what can be stale of a published version: its manifests, poster and storyboard (rewritten in place when " +
+            "the version is transcoded again); never its segments, whose paths are content-addressed. One invalidation, with a CallerReference " +
+            "derived from distribution, video, version, published manifests and paths, so running it again is the same invalidation, not a second " +
+            "one; a folder holding only such files (hls/, storyboard/) is one wildcard path when that is cheaper. Followed until Completed. " +
+            "Queued in the outbox when the cloud is unreachable (`sync` sends it).") { id, version, noWait };
+        CliContext.Bind(c, async (p, ctx, ct) =>
+        {
+            var invalidations = ctx.Client.Delivery.Invalidations!;
+            var outcome = await invalidations.InvalidateVersionAsync(VideoId.Parse(p.GetValue(id)), p.GetValue(version), ct);
+            if (!p.GetValue(noWait) && outcome.Synced && !outcome.IsCompleted)
+            {
+                ctx.Progress($"invalidation {outcome.InvalidationId} of {outcome.Batch.Paths.Count} path(s): {outcome.Status}; following it (CloudFront takes a minute or more)…");
+                outcome = await invalidations.WaitAsync(outcome, new Progress<string>(ctx.Progress), ct);
+            }
+            if (!outcome.Synced) ctx.Progress($"queued for the cloud ({outcome.PendingReason}). `manimcloud sync` sends it.");
+            return new CliResult(outcome.ToJson(), outcome.ToText());
+        });
+        return c;
+    }
+
+    /// <summary>`delivery stats [--since 24h]`.</summary>
+    private static Command Stats()
+    {
+        var since = new Option<string>("--since") { Description = "The window to report, up to now: 90m, 24h (default), 7d.", DefaultValueFactory = _ => "24h" };
+        var c = new Command("stats",
+            "The distribution's requests, bytes downloaded, 4xx and 5xx error rates and cache hit rate from CloudWatch (AWS/CloudFront in us-east-1, " +
+            "Region=Global; error and hit rates weighted by requests), and the invalidations made in the window. A figure with no datapoints is " +
+            "shown as no data, with the reason.") { since };
+        CliContext.Bind(c, async (p, ctx, ct) =>
+        {
+            var window = Durations.Parse(p.GetValue(since)!, "--since");
+            if (window <= TimeSpan.Zero || window > TimeSpan.FromDays(455))
+                throw new ManimCloudException(ErrorKind.InvalidInput, $"--since {p.GetValue(since)} is out of range.", "CloudWatch keeps metrics for 15 months: give 1m to 455d.");
+            var end = DateTimeOffset.UtcNow;
+            var stats = await ctx.Client.Delivery.StatisticsAsync(end - window, end, ct);
+            return new CliResult(stats.ToJson(), stats.ToText());
+        });
         return c;
     }
 

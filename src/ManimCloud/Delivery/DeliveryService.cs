@@ -1,4 +1,5 @@
 using ManimCloud.Aws;
+using ManimCloud.Delivery.CloudFront;
 using ManimCloud.Domain;
 using ManimCloud.Local;
 using ManimCloud.Workspace;
@@ -21,6 +22,52 @@ public sealed class DeliveryService
         Catalog = catalog;
         Keys = new PlaybackKeys(options.Home, options.Delivery);
         _signer = new(() => new PlaybackSigner(Keys.SigningKey), LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    internal DeliveryService(ManimCloudClient client) : this(client.Options, client.Aws, client.Catalog)
+    {
+        Invalidations = new CdnInvalidations(client, this);
+    }
+
+    /// <summary>CloudFront invalidations of what a change left stale (null when built without a client).</summary>
+    public CdnInvalidations? Invalidations { get; }
+
+    /// <summary>Whether a CloudFront distribution is provisioned here (delivery on, its id known, the cloud configured).</summary>
+    public bool IsProvisioned => Options.IsEnabled && Options.DistributionId is not null && Aws is not null;
+
+    /// <summary>The distribution's id, or the error that says why there is none and what to do.</summary>
+    public string RequireDistribution() => IsProvisioned ? Options.DistributionId! : throw NotProvisioned();
+
+    internal ManimCloudException NotProvisioned()
+    {
+        var why = Aws is null ? "this workspace has no cloud configured (local-only mode)"
+            : Options.Enabled == false ? "delivery is off (MANIMCLOUD_CDN=off)"
+            : "no CloudFront distribution is configured (MANIMCLOUD_DISTRIBUTION_ID, or distribution_id in config.json)";
+        return new ManimCloudException(ErrorKind.InvalidInput, $"Delivery is not provisioned: {why}.",
+            Aws is null
+                ? "Without a CDN the local service (`manimcloud serve`) serves playback and there is no edge cache to invalidate or measure; configure buckets and a table, then `manimcloud delivery provision`."
+                : "Run `manimcloud delivery provision` (with MANIMCLOUD_CDN_PRIVATE_KEY set): it makes the distribution and records distribution_id.");
+    }
+
+    /// <summary>Statistics of the distribution from CloudWatch (AWS/CloudFront, us-east-1) and its invalidations of the period.</summary>
+    public Task<DistributionStatistics> StatisticsAsync(DateTimeOffset start, DateTimeOffset end, CancellationToken ct)
+    {
+        var id = RequireDistribution();
+        var cloudFront = Invalidations?.CloudFront ?? CloudFrontClient.Create(Aws!);
+        return DistributionStatistics.ReadAsync(Operations.CloudWatch.CloudWatchClient.CreateForCloudFront(Aws!), cloudFront, id, Options.Domain, start, end, ct);
+    }
+
+    /// <summary>The published set of a version (the latest transcoded one when none is named), or what to do.</summary>
+    public static RenditionSet PublishedSet(VideoRecord video, int? version)
+    {
+        if (video.Renditions.Count == 0)
+            throw new ManimCloudException(ErrorKind.NotFound, $"Video {video.Id} has no published renditions yet.",
+                "Transcode it first: `manimcloud video transcode VIDEO --wait`.");
+        var n = version ?? video.Renditions.Keys.Max();
+        if (!video.Renditions.TryGetValue(n, out var set))
+            throw new ManimCloudException(ErrorKind.NotFound, $"Version {n} of video {video.Id} has no published renditions.",
+                $"Transcoded versions: {string.Join(", ", video.Renditions.Keys.Order())}; or transcode it: `manimcloud video transcode VIDEO --version {n} --wait`.");
+        return set;
     }
 
     internal AwsClients? Aws { get; }
@@ -51,14 +98,7 @@ public sealed class DeliveryService
     /// </summary>
     public PlaybackLink Link(VideoRecord video, int? version, StreamFormat format, DateTimeOffset startBy, string? sourceIp = null)
     {
-        if (video.Renditions.Count == 0)
-            throw new ManimCloudException(ErrorKind.NotFound, $"Video {video.Id} has no published renditions yet.",
-                "Transcode it first: `manimcloud video transcode VIDEO --wait`.");
-        var n = version ?? video.Renditions.Keys.Max();
-        if (!video.Renditions.TryGetValue(n, out var set))
-            throw new ManimCloudException(ErrorKind.NotFound, $"Version {n} of video {video.Id} has no published renditions.",
-                $"Transcoded versions: {string.Join(", ", video.Renditions.Keys.Order())}; or transcode it: `manimcloud video transcode VIDEO --version {n} --wait`.");
-        return Link(video.Project, video.Id, set, format, startBy, sourceIp);
+        return Link(video.Project, video.Id, PublishedSet(video, version), format, startBy, sourceIp);
     }
 
     /// <summary>A signed link to one rendition set's manifest (see <see cref="Link(VideoRecord, int?, StreamFormat, DateTimeOffset, string?)"/>).</summary>

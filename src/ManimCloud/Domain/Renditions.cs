@@ -64,4 +64,33 @@ public sealed record RenditionSet
             .Concat(before?.Manifests.Keys.Where(k => !after.Manifests.ContainsKey(k)) ?? [])
             .Order(StringComparer.Ordinal)
             .ToList();
+
+    /// <summary>
+    /// The keys of this version that a re-transcode of the same version rewrites in place, so a CDN may hold a stale
+    /// copy: every manifest, the poster and the storyboard (fixed names per version). Segments are not among them:
+    /// their folders are named by clip hash and ladder, so their content never changes.
+    /// </summary>
+    public IReadOnlyList<string> RewrittenInPlaceKeys =>
+        Manifests.Keys.Concat(PosterKey is { } poster ? [poster] : []).Concat(StoryboardKeys)
+            .Distinct().Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// What a publish of <paramref name="after"/> over the published <paramref name="before"/> (the same version) leaves
+    /// stale in a CDN: the manifests that were published before and changed or went away, and — when the scenes' clips
+    /// or the ladder changed — the poster and storyboard published before (rewritten under the same names). Nothing
+    /// when there was no earlier publish: a new version's paths were never cached.
+    /// </summary>
+    public static IReadOnlyList<string> StaleKeys(RenditionSet? before, RenditionSet after)
+    {
+        if (before is null) return [];
+        var stale = ChangedManifests(before, after).Where(before.Manifests.ContainsKey).ToList();
+        var scenesChanged = before.LadderFingerprint != after.LadderFingerprint
+            || !before.Scenes.Select(s => (s.Scene, s.ClipSha256)).SequenceEqual(after.Scenes.Select(s => (s.Scene, s.ClipSha256)));
+        if (scenesChanged)
+        {
+            if (before.PosterKey is { } poster) stale.Add(poster);
+            stale.AddRange(before.StoryboardKeys);
+        }
+        return stale.Distinct().Order(StringComparer.Ordinal).ToList();
+    }
 }

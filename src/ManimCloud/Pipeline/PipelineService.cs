@@ -43,8 +43,9 @@ public sealed class PipelineService
     /// <summary>The publish step's own work before the status moves to ready: invalidating what a re-publish changed.</summary>
     public Func<PipelineJob, CancellationToken, Task<JsonObject>>? Publish { get; set; }
     /// <summary>
-    /// Invalidates CDN paths (manifest keys) of a version that a re-publish changed; null while delivery has no
-    /// invalidation to call here (the publish step then names the paths and the command that invalidates them).
+    /// Invalidates CDN paths ("/key": manifests, poster, storyboard) of a version that a re-publish left stale; set by
+    /// <see cref="ManimCloudClient.Pipeline"/> when a distribution is provisioned, else null (the publish step then names
+    /// the paths and the command that invalidates them).
     /// </summary>
     public Func<VideoRecord, int, IReadOnlyList<string>, CancellationToken, Task<JsonObject>>? Invalidate { get; set; }
 
@@ -82,7 +83,10 @@ public sealed class PipelineService
         if (expected is { } n && r.Set.Scenes.Count != n)
             throw new ManimCloudException(ErrorKind.Transient, $"The ladder of v{job.Version} of video {job.Video} has {r.Set.Scenes.Count} scene(s), the version {n}.",
                 "Some clips were not visible yet where the ladder was built; the job is tried again.");
-        var republished = r.ChangedManifests.Where(k => before?.Manifests.ContainsKey(k) == true).ToList();
+        // What this publish left stale in a CDN: manifests published before that changed, and the poster and storyboard
+        // when the scenes changed (rewritten under the same names). A new version's paths were never cached.
+        var stale = RenditionSet.StaleKeys(before, r.Set);
+        var republished = stale.Where(k => before?.Manifests.ContainsKey(k) == true).ToList();
         // The scenes whose segments this version made (an unchanged scene points at an earlier version's).
         List<int> encoded = r.Counts.ScenesEncoded + r.Counts.ScenesResumed == 0 ? [] : r.Set.Scenes.Where(x => x.EncodedInVersion == job.Version).Select(x => x.Scene).ToList();
         var summary = $"ladder {string.Join("/", r.Set.Rungs.Select(x => x.Name))} (HLS + DASH, {r.Set.Engine}): {r.Counts.ScenesEncoded} scene(s) encoded" +
@@ -99,6 +103,7 @@ public sealed class PipelineService
             ["objects_stored"] = r.ObjectsStored, ["duration_s"] = Math.Round(r.Set.DurationSeconds, 3), ["encode_s"] = r.Set.EncodeSeconds,
             ["changed_manifests"] = new JsonArray(r.ChangedManifests.Select(k => (JsonNode)JsonValue.Create(k)!).ToArray()),
             ["republished_manifests"] = new JsonArray(republished.Select(k => (JsonNode)JsonValue.Create(k)!).ToArray()),
+            ["stale_keys"] = new JsonArray(stale.Select(k => (JsonNode)JsonValue.Create(k)!).ToArray()),
             ["synced"] = r.Synced,
         };
     }
@@ -110,7 +115,8 @@ public sealed class PipelineService
     private async Task<JsonObject> PublishStepAsync(PipelineJob job, CancellationToken ct)
     {
         var transcode = job.DependsOn.Count > 0 ? await Jobs.GetAsync(job.DependsOn[0], ct) : null;
-        var paths = transcode?.Result?["republished_manifests"]?.AsArray().Select(k => (string)k!).ToList() ?? [];
+        // stale_keys: manifests and images; a job recorded before it existed names its manifests only.
+        var paths = (transcode?.Result?["stale_keys"] ?? transcode?.Result?["republished_manifests"])?.AsArray().Select(k => (string)k!).ToList() ?? [];
         var invalidation = new JsonObject { ["paths"] = new JsonArray(paths.Select(k => (JsonNode)JsonValue.Create("/" + k)!).ToArray()) };
         string summary;
         if (paths.Count == 0)
@@ -121,13 +127,13 @@ public sealed class PipelineService
         else if (!_client.Delivery.Options.UsesCdn)
         {
             invalidation["needed"] = false;
-            summary = $"status ready; {paths.Count} manifest(s) of v{job.Version} changed, served by the local service (no CDN cache to invalidate)";
+            summary = $"status ready; {paths.Count} published path(s) of v{job.Version} changed, served by the local service (no CDN cache to invalidate)";
         }
         else if (Invalidate is null)
         {
             invalidation["needed"] = true;
             invalidation["done"] = false;
-            summary = $"status ready; {paths.Count} manifest(s) of v{job.Version} changed and may be cached by the CDN: " +
+            summary = $"status ready; {paths.Count} published path(s) of v{job.Version} changed and may be cached by the CDN: " +
                 $"`manimcloud delivery invalidate {job.Video} --version {job.Version}` clears them";
         }
         else
@@ -137,7 +143,7 @@ public sealed class PipelineService
             invalidation["needed"] = true;
             invalidation["done"] = true;
             invalidation["delivery"] = done;
-            summary = $"status ready; {paths.Count} changed manifest path(s) invalidated";
+            summary = $"status ready; {paths.Count} stale path(s) of v{job.Version} invalidated ({(string?)done["status"] ?? "asked"}, {(int?)done["billed_paths"] ?? paths.Count} billed path(s))";
         }
         return new JsonObject { ["summary"] = summary, ["invalidation"] = invalidation };
     }

@@ -65,6 +65,12 @@ public abstract record Operation
                 Status = VideoStatuses.Parse((string)j["status"]!), Reason = (string?)j["reason"],
                 Unless = j["unless"] is { } u ? VideoStatuses.Parse((string)u!) : null,
             },
+            InvalidateCdn.KindName => new InvalidateCdn
+            {
+                Id = id, Video = video, CreatedAt = created, Version = (int)j["version"]!, DistributionId = (string)j["distribution_id"]!,
+                Keys = j["keys"]!.AsArray().Select(k => (string)k!).ToList(), Paths = j["paths"]!.AsArray().Select(p => (string)p!).ToList(),
+                CallerReference = (string)j["caller_reference"]!,
+            },
             var other => throw new ManimCloudException(ErrorKind.Fatal, $"Outbox entry {id} has unknown kind '{other}'.",
                 "It was written by a newer ManimCloud; upgrade to apply it."),
         };
@@ -177,6 +183,38 @@ public sealed record TranscodeStatus : Operation
         j["reason"] = Reason;
         j["unless"] = Unless?.ToWire();
     }
+}
+
+/// <summary>
+/// A CloudFront invalidation of what a change of a published version left stale (see Delivery.InvalidationBatch):
+/// nothing to do in the workspace, one CreateInvalidation in the cloud. Its CallerReference makes a replay the same
+/// invalidation.
+/// </summary>
+public sealed record InvalidateCdn : Operation
+{
+    public const string KindName = "invalidate_cdn";
+    public override string Kind => KindName;
+    public required int Version { get; init; }
+    public required string DistributionId { get; init; }
+    /// <summary>The object keys that may be stale.</summary>
+    public required IReadOnlyList<string> Keys { get; init; }
+    /// <summary>The paths CloudFront is asked to drop (folder wildcards where cheaper).</summary>
+    public required IReadOnlyList<string> Paths { get; init; }
+    public required string CallerReference { get; init; }
+    protected override void WriteFields(JsonObject j)
+    {
+        j["version"] = Version;
+        j["distribution_id"] = DistributionId;
+        j["keys"] = new JsonArray(Keys.Select(k => (JsonNode)JsonValue.Create(k)!).ToArray());
+        j["paths"] = new JsonArray(Paths.Select(p => (JsonNode)JsonValue.Create(p)!).ToArray());
+        j["caller_reference"] = CallerReference;
+    }
+}
+
+/// <summary>Where an <see cref="InvalidateCdn"/> is carried out (delivery's CloudFront side); the sync engine does not know CloudFront.</summary>
+public interface ICdnInvalidator
+{
+    Task ApplyAsync(InvalidateCdn op, CancellationToken ct);
 }
 
 internal static class EditJson

@@ -36,6 +36,9 @@ public sealed class EditConflictException(EditVideo edit, VideoRecord current, I
 /// </summary>
 public sealed class OperationApplier(BlobFolder blobs)
 {
+    /// <summary>Applies CDN invalidations in the cloud (set by the client when delivery is composed; null: they cannot be applied).</summary>
+    public ICdnInvalidator? Cdn { get; set; }
+
     public Task<OperationResult> ApplyAsync(Operation op, Backend target, ApplyOptions options, CancellationToken ct) => op switch
     {
         CreateVideo c => CreateAsync(c, target, ct),
@@ -44,8 +47,20 @@ public sealed class OperationApplier(BlobFolder blobs)
         StoreCode s => StoreCodeAsync(s, target, options.PreferredCodeVersion, ct),
         PublishRenditions p => Streaming.RenditionPublishing.PublishAsync(p, target, PutBlobAsync, ct),
         TranscodeStatus t => Streaming.RenditionPublishing.SetStatusAsync(t, target, ct),
+        InvalidateCdn i => InvalidateAsync(i, target, ct),
         _ => throw new ArgumentOutOfRangeException(nameof(op), op.Kind, "unknown operation"),
     };
+
+    /// <summary>The workspace has no CDN cache: nothing to do there. In the cloud, CloudFront drops the paths.</summary>
+    private async Task<OperationResult> InvalidateAsync(InvalidateCdn op, Backend target, CancellationToken ct)
+    {
+        if (target.Videos is LocalObjectStore) return new(null, null, null);
+        if (Cdn is null)
+            throw new ManimCloudException(ErrorKind.ClientError, $"The queued invalidation of v{op.Version} of video {op.Video} cannot be applied: delivery is not composed here.",
+                "Run `manimcloud sync` from a workspace whose configuration names the distribution (distribution_id).");
+        await Cdn.ApplyAsync(op, ct);
+        return new(null, null, null);
+    }
 
     private static async Task<OperationResult> CreateAsync(CreateVideo op, Backend target, CancellationToken ct)
     {

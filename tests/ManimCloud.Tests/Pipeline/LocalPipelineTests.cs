@@ -152,10 +152,13 @@ public class LocalPipelineTests
             var before = (await again.GetVideoAsync(video, default)).Renditions[1];
             var rerun = await again.Pipeline.RenderAsync(video, 1, new RunOptions(), null, default);
             var after = (await again.GetVideoAsync(video, default)).Renditions[1];
-            // What was published before and changed (a manifest new in this publish was never cached, so it is not invalidated).
-            var changed = RenditionSet.ChangedManifests(before, after).Where(before.Manifests.ContainsKey).Select(k => "/" + k).ToList();
+            // What was published before and changed (a manifest new in this publish was never cached, so it is not
+            // invalidated), and the poster and storyboard, rewritten under the same names since the clips changed.
+            var changed = RenditionSet.StaleKeys(before, after).Select(k => "/" + k).ToList();
             Assert.NotEmpty(changed);
             Assert.Contains("/" + ObjectLayout.HlsMasterKey(ProjectId.Parse("pipe"), video, 1), changed);
+            Assert.Contains("/" + ObjectLayout.PosterKey(ProjectId.Parse("pipe"), video, 1), changed);
+            Assert.All(RenditionSet.ChangedManifests(before, after).Where(before.Manifests.ContainsKey), k => Assert.Contains("/" + k, changed));
             Assert.Equal(changed.Order(), invalidated.Order());
             Assert.All(invalidated, p => Assert.DoesNotContain(".m4s", p)); // segments are immutable: never invalidated
             Assert.True((bool)rerun.Steps.Single(s => s.Name == "publish").Details["invalidation"]!["done"]!);

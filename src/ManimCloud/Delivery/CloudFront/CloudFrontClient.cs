@@ -216,7 +216,7 @@ public sealed class CloudFrontClient(AwsHttpService service) : ICloudFront
     {
         var list = new List<CloudFrontInvalidation>();
         await foreach (var item in PagesAsync($"distribution/{Uri.EscapeDataString(distributionId)}/invalidation", "ListInvalidations", "InvalidationSummary", ct))
-            list.Add(new CloudFrontInvalidation(Text(item, "Id"), Text(item, "Status"), Time(item), [], ""));
+            list.Add(new CloudFrontInvalidation(Text(item, "Id"), CloudFrontInvalidation.Spelled(Text(item, "Status")), Time(item), [], ""));
         return list;
     }
 
@@ -224,7 +224,7 @@ public sealed class CloudFrontClient(AwsHttpService service) : ICloudFront
     {
         var inv = root.Name.LocalName == "Invalidation" ? root : root.Element("Invalidation") ?? root;
         var batch = inv.Element("InvalidationBatch");
-        return new CloudFrontInvalidation(Text(inv, "Id"), Text(inv, "Status"), Time(inv),
+        return new CloudFrontInvalidation(Text(inv, "Id"), CloudFrontInvalidation.Spelled(Text(inv, "Status")), Time(inv),
             batch?.Element("Paths")?.Element("Items")?.Elements("Path").Select(p => p.Value).ToList() ?? [],
             batch?.Element("CallerReference")?.Value ?? "");
     }

@@ -23,6 +23,12 @@ public sealed record CloudFrontPolicy(string Id, string Name, XElement Config, s
 public sealed record CloudFrontInvalidation(string Id, string Status, DateTimeOffset CreateTime, IReadOnlyList<string> Paths, string CallerReference)
 {
     public bool IsCompleted => string.Equals(Status, "Completed", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>CloudFront's spelling of a status ("InProgress", "Completed"); moto answers "COMPLETED".</summary>
+    public static string Spelled(string status) =>
+        status.Equals("Completed", StringComparison.OrdinalIgnoreCase) ? "Completed"
+        : status.Equals("InProgress", StringComparison.OrdinalIgnoreCase) || status.Equals("IN_PROGRESS", StringComparison.OrdinalIgnoreCase) ? "InProgress"
+        : status;
 }
 
 /// <summary>
