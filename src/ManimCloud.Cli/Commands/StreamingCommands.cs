@@ -43,6 +43,8 @@ internal static class StreamingCommands
                 ["scenes_encoded"] = r.Counts.ScenesEncoded,
                 ["scenes_reused"] = r.Counts.ScenesReused,
                 ["scenes_resumed"] = r.Counts.ScenesResumed,
+                ["probed_scenes"] = new JsonArray(r.Work.ProbedScenes.Select(x => (JsonNode)JsonValue.Create(x)).ToArray()),
+                ["ffmpeg_runs"] = r.Work.ToolRuns,
                 ["objects_stored"] = r.ObjectsStored,
             };
             if (estimate is not null) j["estimate"] = estimate.ToJson();

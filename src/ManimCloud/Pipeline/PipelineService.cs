@@ -100,6 +100,7 @@ public sealed class PipelineService
             ["rungs"] = new JsonArray(r.Set.Rungs.Select(x => (JsonNode)JsonValue.Create(x.Name)!).ToArray()),
             ["encoded_scenes"] = new JsonArray(encoded.Select(x => (JsonNode)JsonValue.Create(x)).ToArray()),
             ["scenes_encoded"] = r.Counts.ScenesEncoded, ["scenes_reused"] = r.Counts.ScenesReused, ["scenes_resumed"] = r.Counts.ScenesResumed,
+            ["probed_scenes"] = new JsonArray(r.Work.ProbedScenes.Select(x => (JsonNode)JsonValue.Create(x)).ToArray()), ["ffmpeg_runs"] = r.Work.ToolRuns,
             ["objects_stored"] = r.ObjectsStored, ["duration_s"] = Math.Round(r.Set.DurationSeconds, 3), ["encode_s"] = r.Set.EncodeSeconds,
             ["changed_manifests"] = new JsonArray(r.ChangedManifests.Select(k => (JsonNode)JsonValue.Create(k)!).ToArray()),
             ["republished_manifests"] = new JsonArray(republished.Select(k => (JsonNode)JsonValue.Create(k)!).ToArray()),

@@ -42,10 +42,22 @@ public sealed record TranscodeRequest(
 public sealed record TranscodeSource(int Scene, string Key, string Sha256, long Size, string? LocalPath);
 
 /// <summary>What an engine produced: the set to publish and, for the local engine, the files to store under their keys.</summary>
-public sealed record TranscodeOutcome(RenditionSet Set, IReadOnlyList<RenditionObject> Objects, TranscodeCounts Counts);
+public sealed record TranscodeOutcome(RenditionSet Set, IReadOnlyList<RenditionObject> Objects, TranscodeCounts Counts)
+{
+    public TranscodeWork Work { get; init; } = TranscodeWork.None;
+}
 
 /// <summary>How much work a transcode did: scenes encoded now, scenes whose segments were reused.</summary>
 public sealed record TranscodeCounts(int ScenesEncoded, int ScenesReused, int ScenesResumed);
+
+/// <summary>
+/// The local work behind a transcode beyond encoding: the scenes whose clips were probed (ffprobe and a first-frame
+/// decode; a reused or resumed scene's clip is not probed again) and how many ffprobe/ffmpeg processes were run.
+/// </summary>
+public sealed record TranscodeWork(IReadOnlyList<int> ProbedScenes, int ToolRuns)
+{
+    public static TranscodeWork None { get; } = new([], 0);
+}
 
 /// <summary>
 /// One object of a rendition set to store: a file on this machine (local engine) destined for <see cref="Key"/>, with

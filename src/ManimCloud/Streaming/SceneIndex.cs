@@ -20,9 +20,12 @@ public sealed record SceneTrack(string Name, bool IsAudio, int Width, int Height
 /// What one scene's rendition holds, stored as index.json in its segment folder once every segment is stored, so its
 /// presence means the scene is complete. A later version reusing the scene reads it instead of encoding again.
 /// Tracks name their keys in full: a scene reused with a silent audio track added points at two folders.
+/// <see cref="Source"/> is what the clip was found to be (probed and first frame decoded) when it was encoded: a later
+/// version reusing the scene plans its ladder from it instead of probing the unchanged clip again (null in indexes
+/// written before it was recorded: such a scene is probed).
 /// </summary>
 public sealed record SceneIndex(int Scene, string ClipSha256, string Fingerprint, string FolderKey, int EncodedInVersion, double DurationSeconds,
-    IReadOnlyList<SceneTrack> Tracks)
+    IReadOnlyList<SceneTrack> Tracks, Videos.MediaInfo? Source = null)
 {
     public IEnumerable<SceneTrack> Video => Tracks.Where(t => !t.IsAudio);
     public SceneTrack? Audio => Tracks.FirstOrDefault(t => t.IsAudio);
@@ -41,6 +44,11 @@ public sealed record SceneIndex(int Scene, string ClipSha256, string Fingerprint
                 ["start"] = s.Start.ToString(CultureInfo.InvariantCulture), ["duration"] = s.Duration.ToString(CultureInfo.InvariantCulture),
             }).ToArray()),
         }).ToArray()),
+        ["source"] = Source is not { } m ? null : new JsonObject
+        {
+            ["width"] = m.Width, ["height"] = m.Height, ["frame_rate"] = m.FrameRate, ["duration_seconds"] = m.DurationSeconds,
+            ["video_codec"] = m.VideoCodec, ["audio"] = m.HasAudio,
+        },
     };
 
     public static SceneIndex FromJson(JsonNode j) => new(
@@ -49,7 +57,10 @@ public sealed record SceneIndex(int Scene, string ClipSha256, string Fingerprint
         j["tracks"]!.AsArray().Select(t => new SceneTrack((string)t!["name"]!, (bool)t["audio"]!, (int)t["width"]!, (int)t["height"]!,
             (double)t["frame_rate"]!, (string)t["codecs"]!, (uint)t["timescale"]!, (string)t["init_key"]!, (string)t["init_sha256"]!, (long)t["init_size"]!,
             t["segments"]!.AsArray().Select(s => new TrackSegment((string)s!["key"]!, (string)s["sha256"]!, (long)s["size"]!,
-                ulong.Parse((string)s["start"]!, CultureInfo.InvariantCulture), ulong.Parse((string)s["duration"]!, CultureInfo.InvariantCulture))).ToList())).ToList());
+                ulong.Parse((string)s["start"]!, CultureInfo.InvariantCulture), ulong.Parse((string)s["duration"]!, CultureInfo.InvariantCulture))).ToList())).ToList(),
+        j["source"] is JsonObject m
+            ? new Videos.MediaInfo((int)m["width"]!, (int)m["height"]!, (double)m["frame_rate"]!, (double)m["duration_seconds"]!, (string)m["video_codec"]!, (bool)m["audio"]!)
+            : null);
 
     /// <summary>This scene as used by another version: the same tracks, possibly without audio, or with a silent track added.</summary>
     public SceneIndex WithTracks(IReadOnlyList<SceneTrack> tracks, string folderKey) => this with { Tracks = tracks, FolderKey = folderKey };

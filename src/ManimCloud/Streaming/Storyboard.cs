@@ -5,9 +5,9 @@ namespace ManimCloud.Streaming;
 
 /// <summary>
 /// Scrubbing previews: a thumbnail every <see cref="IntervalSeconds"/>, fitted into a <see cref="ThumbnailWidth"/> x
-/// <see cref="ThumbnailHeight"/> box, laid out in sprite sheets of <see cref="Columns"/> x <see cref="MaxRows"/>, and a
-/// WebVTT file whose cues point into the sheets with media fragments (`sprite_001.jpg#xywh=x,y,w,h`), as players'
-/// thumbnail plugins expect.
+/// <see cref="ThumbnailHeight"/> box, laid out in sprite sheets of <see cref="Columns"/> x up to <see cref="MaxRows"/>
+/// (a scene's own sheets: an edit of one scene makes that scene's sheets only), and a WebVTT file whose cues point into
+/// the sheets with media fragments (`sprite_001.jpg#xywh=x,y,w,h`), as players' thumbnail plugins expect.
 /// </summary>
 public sealed record Storyboard
 {
@@ -27,23 +27,40 @@ public sealed record Storyboard
         $"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{IntervalSeconds - 0.001:0.###})',scale={ThumbnailWidth}:{ThumbnailHeight}:force_original_aspect_ratio=decrease:flags=bicubic," +
         $"pad={ThumbnailWidth}:{ThumbnailHeight}:(ow-iw)/2:(oh-ih)/2,setsar=1");
 
-    /// <summary>One thumbnail's place on the timeline.</summary>
+    /// <summary>What the storyboard of a scene depends on besides its clip: a scene's sheets are reused only under the same settings.</summary>
+    public string Settings => string.Create(CultureInfo.InvariantCulture,
+        $"{ThumbnailWidth}x{ThumbnailHeight}/{IntervalSeconds:0.###}s/{Columns}x{MaxRows}");
+
+    /// <summary>The thumbnails a scene of this length gets (the first frame, then one each interval): at least one.</summary>
+    public int ThumbnailsFor(double durationSeconds) => Math.Max(1, (int)Math.Ceiling(durationSeconds / IntervalSeconds - 1e-9));
+
+    /// <summary>Rows of a scene's sheets: as many as its thumbnails fill (a short scene gets a one-row sheet), at most <see cref="MaxRows"/>.</summary>
+    public int RowsFor(double durationSeconds) => Math.Clamp((int)Math.Ceiling(ThumbnailsFor(durationSeconds) / (double)Columns), 1, MaxRows);
+
+    /// <summary>
+    /// The filter that lays a scene's thumbnails out in its sheets (<see cref="Columns"/> x <paramref name="rows"/>;
+    /// a partly filled last sheet is padded), in the same ffmpeg run that makes them.
+    /// </summary>
+    public string SheetFilter(int rows) => string.Create(CultureInfo.InvariantCulture, $"tile={Columns}x{rows}");
+
+    /// <summary>One thumbnail's place on the timeline: on sheet <see cref="Sheet"/> of the version, at position <see cref="Index"/> (row-major).</summary>
     public sealed record Cue(double Start, double End, int Sheet, int Index);
 
     /// <summary>
-    /// Cues for the scenes' thumbnails in order: scene k's i-th thumbnail covers [i·interval, (i+1)·interval) of that
-    /// scene, the last one up to the scene's end.
+    /// Cues for the scenes' thumbnails in order. Every scene has sheets of its own (made when it was encoded, reused
+    /// with its segments), numbered through the version from <c>FirstSheet</c>, <c>PerSheet</c> thumbnails each:
+    /// scene k's i-th thumbnail covers [i·interval, (i+1)·interval) of that scene, the last one up to the scene's end.
     /// </summary>
-    public IReadOnlyList<Cue> Layout(IReadOnlyList<(double Start, double Duration, int Thumbnails)> scenes)
+    public IReadOnlyList<Cue> Layout(IReadOnlyList<(double Start, double Duration, int Thumbnails, int FirstSheet, int PerSheet)> scenes)
     {
         var cues = new List<Cue>();
-        foreach (var (start, duration, count) in scenes)
+        foreach (var (start, duration, count, firstSheet, perSheet) in scenes)
             for (var i = 0; i < count; i++)
             {
                 var from = start + i * IntervalSeconds;
                 if (from >= start + duration) break;
                 var to = i == count - 1 ? start + duration : Math.Min(start + duration, from + IntervalSeconds);
-                cues.Add(new Cue(from, to, cues.Count / PerSheet + 1, cues.Count % PerSheet));
+                cues.Add(new Cue(from, to, firstSheet + i / perSheet, i % perSheet));
             }
         return cues;
     }

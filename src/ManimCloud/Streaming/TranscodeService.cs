@@ -12,7 +12,11 @@ namespace ManimCloud.Streaming;
 /// <param name="ChangedManifests">Manifest keys whose content this publish changed (new ones included): what delivery invalidates.</param>
 /// <param name="Synced">Whether the set reached the cloud now (false: queued in the outbox, with <paramref name="PendingReason"/>).</param>
 public sealed record TranscodeResult(VideoRecord Video, RenditionSet Set, IReadOnlyList<string> ChangedManifests, TranscodeCounts Counts,
-    int ObjectsStored, bool Synced, string? PendingReason);
+    int ObjectsStored, bool Synced, string? PendingReason)
+{
+    /// <summary>Which clips were probed and how many ffmpeg/ffprobe runs it took (the local engine; MediaConvert: none here).</summary>
+    public TranscodeWork Work { get; init; } = TranscodeWork.None;
+}
 
 /// <summary>
 /// Streaming (SPEC R6): turns a stored version into an adaptive-bitrate ladder with the chosen engine, and publishes it
@@ -98,7 +102,7 @@ public sealed partial class TranscodeService
         var written = await _client.RunAsync(new PublishRenditions { Id = Operation.NewId(), Video = id, Set = outcome.Set, Objects = outcome.Objects },
             r => r.Video!, ct);
         return new TranscodeResult(written.Value, outcome.Set, RenditionSet.ChangedManifests(before, outcome.Set), outcome.Counts,
-            outcome.Objects.Count, written.Synced, written.PendingReason);
+            outcome.Objects.Count, written.Synced, written.PendingReason) { Work = outcome.Work };
     }
 
     /// <summary>

@@ -39,6 +39,7 @@ public class LocalPipelineTests
         Assert.Equal(["estimate", "create", "code", "reuse", "render", "upload", "transcode", "publish"], first.Steps.Select(s => s.Name));
         var ladder = first.Steps.Single(s => s.Name == "transcode").Details;
         Assert.Equal(4, (int)ladder["scenes_encoded"]!);
+        Assert.Equal([1, 2, 3, 4], ladder["probed_scenes"]!.AsArray().Select(n => (int)n!));
         Assert.Equal(ObjectLayout.HlsMasterKey(ProjectId.Parse("pipe"), first.Video, 1), (string?)ladder["hls"]);
 
         var record = await client.GetVideoAsync(first.Video, default);
@@ -68,6 +69,10 @@ public class LocalPipelineTests
         var ladder2 = edit.Steps.Single(s => s.Name == "transcode").Details;
         Assert.Equal([3], ladder2["encoded_scenes"]!.AsArray().Select(n => (int)n!));
         Assert.Equal(3, (int)ladder2["scenes_reused"]!);
+        // ... and only its clip is probed and first-frame decoded: ffprobe, that decode and its one encode are all the
+        // ffmpeg runs (the reused scenes' facts, storyboard sheets and the poster of the unchanged scene 1 are reused).
+        Assert.Equal([3], ladder2["probed_scenes"]!.AsArray().Select(n => (int)n!));
+        Assert.Equal(3, (int)ladder2["ffmpeg_runs"]!);
         Assert.StartsWith($"http://127.0.0.1:8080/watch/{first.Video}?v=2&", edit.Url);
         var after = await client.GetVideoAsync(first.Video, default);
         Assert.Equal(VideoStatus.Ready, after.Status);

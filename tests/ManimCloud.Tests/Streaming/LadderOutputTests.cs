@@ -201,6 +201,37 @@ public sealed class LadderOutputTests(StreamingFixture f)
     }
 
     [Fact]
+    public void An_edit_probes_and_decodes_only_the_changed_clip_and_reuses_the_poster_and_the_other_scenes_storyboards()
+    {
+        // v1: every clip probed (ffprobe + a first-frame decode each), one ffmpeg per scene, one poster.
+        Assert.Equal([1, 2, 3], f.A1.Work.ProbedScenes);
+        Assert.Equal(3 * 2 + 3 + 1, f.A1.Work.ToolRuns);
+        // v2 changed scene 2: only its clip is probed, it is encoded (its sheets with it); scene 1 (the poster's) did
+        // not change, so the poster is reused; the other scenes' facts and sheets come from their encode.
+        Assert.Equal([2], f.A2.Work.ProbedScenes);
+        Assert.Equal(2 + 1, f.A2.Work.ToolRuns);
+        // The same version again: nothing probed, nothing run.
+        Assert.Empty(f.A2Again.Work.ProbedScenes);
+        Assert.Equal(0, f.A2Again.Work.ToolRuns);
+        Assert.Equal(f.A1.Set.PosterKey!.Replace("/v1/", "/v2/"), f.A2.Set.PosterKey);
+    }
+
+    [Fact]
+    public async Task Each_scene_has_its_own_sheets_and_a_reused_scene_s_sheet_is_the_same_image()
+    {
+        var (v1, v2) = (f.A1.Set, f.A2.Set);
+        Assert.Equal(4, v1.StoryboardKeys.Count); // the VTT and a sheet per scene (2 + 1 + 1 thumbnails)
+        Assert.Equal(4, v2.StoryboardKeys.Count);
+        var vtt = await f.TextAsync(v2.StoryboardKeys[0]);
+        Assert.Equal(["sprite_001.jpg", "sprite_001.jpg", "sprite_002.jpg", "sprite_003.jpg"],
+            Regex.Matches(vtt, @"(sprite_\d{3}\.jpg)#xywh=").Select(m => m.Groups[1].Value));
+        Assert.Contains("sprite_001.jpg#xywh=160,0,160,90", vtt);
+        // Scenes 1 and 3 are unchanged: their sheets in v2 are v1's bytes (not made again: see the ffmpeg runs above).
+        Assert.Equal(await f.ReadAsync(v1.StoryboardKeys[1]), await f.ReadAsync(v2.StoryboardKeys[1]));
+        Assert.Equal(await f.ReadAsync(v1.StoryboardKeys[3]), await f.ReadAsync(v2.StoryboardKeys[3]));
+    }
+
+    [Fact]
     public async Task A_silent_scene_among_scenes_with_sound_gets_a_silent_track_and_a_silent_video_has_no_audio_at_all()
     {
         var scene2 = await IndexAsync(f.A1.Set.Scenes[1]);

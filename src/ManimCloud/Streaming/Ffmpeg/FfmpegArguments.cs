@@ -62,8 +62,8 @@ public static class FfmpegArguments
 
     /// <summary>
     /// One scene, one decode: the source is decoded once and split into every rung (each scaled and encoded), the
-    /// storyboard's thumbnails and the audio track; each track is packaged as CMAF into its own folder of
-    /// <paramref name="outDir"/> ("1080p", …, "audio", "thumbs").
+    /// storyboard's thumbnails (and the scene's sprite sheets tiled from them) and the audio track; each track is
+    /// packaged as CMAF into its own folder of <paramref name="outDir"/> ("1080p", …, "audio"; "thumbs", "sheets").
     /// </summary>
     public static IReadOnlyList<string> SceneEncode(Ladder ladder, string source, IReadOnlyList<PlannedRendition> rungs, double frameRate,
         double durationSeconds, SceneAudio audio, Storyboard storyboard, string outDir)
@@ -74,7 +74,7 @@ public static class FfmpegArguments
         var branches = rungs.Count + 1;
         var graph = new List<string> { $"[0:v:0]split={branches}" + string.Concat(Enumerable.Range(0, branches).Select(i => $"[s{i}]")) };
         graph.AddRange(rungs.Select((r, i) => $"[s{i}]{Scale(r)}[v{i}]"));
-        graph.Add($"[s{rungs.Count}]{storyboard.ThumbnailFilter}[thumbs]");
+        graph.Add(StoryboardGraph($"[s{rungs.Count}]", storyboard, durationSeconds));
         args.AddRange(["-filter_complex", string.Join(";", graph)]);
         for (var i = 0; i < rungs.Count; i++)
         {
@@ -85,10 +85,22 @@ public static class FfmpegArguments
         }
         if (audio != SceneAudio.None)
             args.AddRange(AudioTrack(ladder, audio == SceneAudio.Source ? "0:a:0" : "1:a:0", durationSeconds, Path.Combine(outDir, "audio")));
-        args.AddRange(["-map", "[thumbs]", "-c:v", "mjpeg", "-q:v", "5", "-an", "-fps_mode", "passthrough", "-f", "image2", "-start_number", "1",
-            Path.Combine(outDir, "thumbs", "%05d.jpg")]);
+        args.AddRange(StoryboardOutputs(outDir));
         return args;
     }
+
+    /// <summary>The thumbnails of a scene, and its sheets tiled from them (a scene's sheets are its own, reused with it).</summary>
+    private static string StoryboardGraph(string input, Storyboard storyboard, double durationSeconds) =>
+        $"{input}{storyboard.ThumbnailFilter},split=2[thumbs][tiles];[tiles]{storyboard.SheetFilter(storyboard.RowsFor(durationSeconds))}[sheets]";
+
+    /// <summary>The thumbnails (counted, not kept) into "thumbs", the sheets into "sheets" (sprite_001.jpg …).</summary>
+    private static IReadOnlyList<string> StoryboardOutputs(string outDir) =>
+    [
+        "-map", "[thumbs]", "-c:v", "mjpeg", "-q:v", "5", "-an", "-fps_mode", "passthrough", "-f", "image2", "-start_number", "1",
+        Path.Combine(outDir, "thumbs", "%05d.jpg"),
+        "-map", "[sheets]", "-c:v", "mjpeg", "-q:v", "5", "-an", "-fps_mode", "passthrough", "-f", "image2", "-start_number", "1",
+        Path.Combine(outDir, "sheets", "sprite_%03d.jpg"),
+    ];
 
     /// <summary>An audio track cut (or padded with silence) to the scene's video duration, so scenes join without drift.</summary>
     private static IReadOnlyList<string> AudioTrack(Ladder ladder, string input, double durationSeconds, string trackDir) =>
@@ -99,18 +111,12 @@ public static class FfmpegArguments
         [.. Common, "-f", "lavfi", "-t", N(durationSeconds), "-i", $"anullsrc=r={ladder.AudioSampleRate}:cl=stereo",
             .. AudioTrack(ladder, "0:a:0", durationSeconds, Path.Combine(outDir, "audio"))];
 
-    /// <summary>Thumbnails of a scene whose segments are reused but whose thumbnails this machine does not have.</summary>
-    public static IReadOnlyList<string> Thumbnails(string source, Storyboard storyboard, string outDir) =>
-        [.. Common, "-xerror", "-i", source, "-map", "0:v:0", "-vf", storyboard.ThumbnailFilter, "-c:v", "mjpeg", "-q:v", "5", "-fps_mode", "passthrough",
-            "-f", "image2", "-start_number", "1", Path.Combine(outDir, "thumbs", "%05d.jpg")];
+    /// <summary>The storyboard of a scene whose segments are reused but whose sheets this machine does not have.</summary>
+    public static IReadOnlyList<string> Thumbnails(string source, Storyboard storyboard, double durationSeconds, string outDir) =>
+        [.. Common, "-xerror", "-i", source, "-filter_complex", StoryboardGraph("[0:v:0]", storyboard, durationSeconds), .. StoryboardOutputs(outDir)];
 
     /// <summary>The poster: one frame <paramref name="atSeconds"/> into the first scene, at the top rung's size.</summary>
     public static IReadOnlyList<string> Poster(string source, double atSeconds, PlannedRendition top, string output) =>
         [.. Common, "-ss", N(atSeconds), "-i", source, "-map", "0:v:0", "-frames:v", "1", "-vf", Scale(top), "-c:v", "mjpeg", "-q:v", "3",
             "-f", "image2", "-update", "1", output];
-
-    /// <summary>A storyboard sprite sheet: thumbnails laid out <see cref="Storyboard.Columns"/> wide, in order.</summary>
-    public static IReadOnlyList<string> Sprite(string listFile, Storyboard storyboard, int rows, string output) =>
-        [.. Common, "-f", "concat", "-safe", "0", "-i", listFile, "-vf", $"tile={storyboard.Columns}x{rows}", "-frames:v", "1",
-            "-c:v", "mjpeg", "-q:v", "5", "-f", "image2", "-update", "1", output];
 }

@@ -33,48 +33,59 @@ public sealed class LocalTranscodeEngine(
             throw new ManimCloudException(ErrorKind.InvalidInput, $"Version {request.Version} of video {request.VideoId} has no stored media to transcode.",
                 "Store the scene clips (`video put FILE --video V --scene N`) or the full video (`--full`) first.");
         RemoveStaleWork();
+        var runsBefore = Volatile.Read(ref _toolRuns);
 
-        // Every source is checked before anything is encoded: a bad scene 5 fails the transcode before scene 1 costs anything.
-        var probes = new List<(TranscodeSource Source, MediaInfo Info)>();
+        // What each scene is: reused (an earlier set has its clip under this ladder), resumed (finished by a run that did
+        // not publish), or to encode. Only a clip to encode is probed and its first frame decoded; a reused or resumed
+        // scene's clip is, by its content hash, the one checked when it was encoded, and its index holds what was found.
+        // Every clip to encode is checked before anything is encoded: a bad scene 5 fails the transcode before scene 1 costs anything.
+        var planned = new List<ScenePlan>();
+        var probed = new List<int>();
         foreach (var source in request.Sources)
         {
-            var path = source.LocalPath ?? throw new ManimCloudException(ErrorKind.NotFound,
-                $"{source.Key} is not on this machine.", "Run `manimcloud sync`, or fetch it with `video get`, then transcode again.");
-            probes.Add((source, await MediaValidation.ProbeAsync(path, source.Key, tools.Ffprobe, tools.Ffmpeg, ct)));
+            var folder = ObjectLayout.SceneSegmentsFolder(request.Project, request.VideoId, request.Version, source.Sha256, fingerprint);
+            var published = await FindPublishedAsync(request, source.Sha256, fingerprint, ct);
+            var finished = published is null && stash.Find(folder) is { } f && f.Index.Tracks.All(HasBlobs) ? f : null;
+            var info = (published ?? finished?.Index)?.Source;
+            if (info is null)
+            {
+                info = await ProbeAsync(source, ct);
+                probed.Add(source.Scene);
+            }
+            planned.Add(new ScenePlan(source, info, folder, published, finished));
         }
-        var withAudio = probes.Any(p => p.Info.HasAudio);
-        var plans = probes.Select(p => ladder.For(p.Info.Width, p.Info.Height)).ToList();
+        var withAudio = planned.Any(p => p.Info.HasAudio);
+        var plans = planned.Select(p => ladder.For(p.Info.Width, p.Info.Height)).ToList();
         // The ladder is what every scene can offer (scenes of different sizes share the rungs they all reach).
         var names = plans[0].Select(r => r.Name).Where(n => plans.All(pl => pl.Any(r => r.Name == n))).ToList();
         if (names.Count == 0)
             throw new ManimCloudException(ErrorKind.InvalidInput,
-                $"The scenes of version {request.Version} have sizes with no rung in common ({string.Join(", ", probes.Select(p => $"{p.Info.Width}x{p.Info.Height}"))}).",
+                $"The scenes of version {request.Version} have sizes with no rung in common ({string.Join(", ", planned.Select(p => $"{p.Info.Width}x{p.Info.Height}"))}).",
                 "Render every scene at the same quality (Manim's -q flag).");
 
         var scenes = new List<SceneIndex>();
-        var thumbnails = new List<IReadOnlyList<string>>();
+        var storyboards = new List<SceneSheets>();
         var objects = new Dictionary<string, RenditionObject>(); // by key: a scene's index may be replaced by one with more tracks
         int encoded = 0, reused = 0, resumed = 0;
         double encodeSeconds = 0;
-        for (var i = 0; i < probes.Count; i++)
+        for (var i = 0; i < planned.Count; i++)
         {
-            var (source, info) = probes[i];
+            var (source, info, folder, published, finished) = planned[i];
             var done = i;
-            var folder = ObjectLayout.SceneSegmentsFolder(request.Project, request.VideoId, request.Version, source.Sha256, fingerprint);
             var report = new Action<string, double, double>((stage, at, speed) =>
-                progress?.Report(new TranscodeProgress(source.Scene, done, probes.Count, at, info.DurationSeconds, speed, stage)));
+                progress?.Report(new TranscodeProgress(source.Scene, done, planned.Count, at, info.DurationSeconds, speed, stage)));
             SceneIndex index;
-            IReadOnlyList<string>? thumbs = null;
-            if (await FindPublishedAsync(request, source.Sha256, fingerprint, ct) is { } published)
+            SceneSheets? sheets = null;
+            if (published is not null)
             {
                 index = published;
                 reused++;
                 report("reused", info.DurationSeconds, 0);
             }
-            else if (stash.Find(folder) is { } finished && finished.Index.Tracks.All(t => HasBlobs(t)))
+            else if (finished is not null)
             {
                 // Finished by an earlier run that did not get to publish (killed, cancelled, or a later scene failed).
-                (index, thumbs) = (finished.Index, finished.Thumbnails);
+                (index, sheets) = (finished.Index, finished.Sheets);
                 resumed++;
                 Add(objects, SceneObjects(index, folder));
                 report("resumed", info.DurationSeconds, 0);
@@ -83,11 +94,15 @@ public sealed class LocalTranscodeEngine(
             {
                 var t0 = DateTimeOffset.UtcNow;
                 var audio = info.HasAudio ? SceneAudio.Source : withAudio ? SceneAudio.Silence : SceneAudio.None;
-                (index, thumbs) = await EncodeSceneAsync(request, source, info, plans[i].Where(r => names.Contains(r.Name)).ToList(), audio, folder, report, ct);
+                (index, sheets) = await EncodeSceneAsync(request, source, info, plans[i].Where(r => names.Contains(r.Name)).ToList(), audio, folder, report, ct);
                 encodeSeconds += (DateTimeOffset.UtcNow - t0).TotalSeconds;
                 encoded++;
                 Add(objects, SceneObjects(index, folder));
             }
+            // The scene's storyboard sheets: made with its encode; of a reused scene, the ones made when it was encoded.
+            if (sheets is null || !sheets.Sheets.All(blobs.Contains) || sheets.Settings != Storyboard.Settings)
+                sheets = stash.SheetsOf(source.Sha256, Storyboard.Settings) is { } known && known.Sheets.All(blobs.Contains) ? known
+                    : await ExtractSheetsAsync(source, info, index, ct);
 
             // The version's audio decides each scene's: a silent scene among scenes with sound gets a silent track.
             if (withAudio && index.Audio is null)
@@ -100,13 +115,11 @@ public sealed class LocalTranscodeEngine(
                 Add(objects, SceneObjects(index, withSilence));
             }
             if (!withAudio && index.Audio is not null) index = index with { Tracks = index.Video.ToList() };
-            thumbs ??= stash.ThumbnailsOf(source.Sha256)?.Where(blobs.Contains).ToList() is { Count: > 0 } known ? known
-                : await ExtractThumbnailsAsync(source, info, ct);
             scenes.Add(index);
-            thumbnails.Add(thumbs);
+            storyboards.Add(sheets);
         }
 
-        progress?.Report(new TranscodeProgress(0, probes.Count, probes.Count, 0, 0, 0, "manifests"));
+        progress?.Report(new TranscodeProgress(0, planned.Count, planned.Count, 0, 0, 0, "manifests"));
         var (p, v, n) = (request.Project, request.VideoId, request.Version);
         var manifests = Manifests.Build(p, v, n, scenes, names, withAudio, ladder);
         var manifestHashes = new Dictionary<string, string>();
@@ -116,9 +129,9 @@ public sealed class LocalTranscodeEngine(
             manifestHashes[key] = o.Sha256;
             objects[key] = o;
         }
-        var poster = await PosterAsync(request, probes[0], plans[0].First(r => r.Name == names[0]), ct);
+        var poster = await PosterAsync(request, planned[0].Source, planned[0].Info, plans[0].First(r => r.Name == names[0]), ct);
         objects[poster.Key] = poster;
-        var storyboard = await StoryboardAsync(request, scenes, thumbnails, ct);
+        var storyboard = await StoryboardAsync(request, scenes, storyboards, ct);
         Add(objects, storyboard);
 
         var used = scenes.SelectMany(s => s.Tracks).ToList();
@@ -135,8 +148,33 @@ public sealed class LocalTranscodeEngine(
             Scenes = scenes.Select(s => new SceneRendition(s.Scene, s.ClipSha256, s.FolderKey, s.Tracks.Sum(t => t.Segments.Count), s.DurationSeconds,
                 s.Tracks.Sum(t => t.Bytes), s.EncodedInVersion)).ToList(),
         };
-        return new TranscodeOutcome(set, objects.Values.ToList(), new TranscodeCounts(encoded, reused, resumed));
+        return new TranscodeOutcome(set, objects.Values.ToList(), new TranscodeCounts(encoded, reused, resumed))
+        {
+            Work = new TranscodeWork(probed, Volatile.Read(ref _toolRuns) - runsBefore),
+        };
     }
+
+    /// <summary>One scene of the version: its clip, what the clip is, and an earlier encode of it if there is one.</summary>
+    private sealed record ScenePlan(TranscodeSource Source, MediaInfo Info, string Folder, SceneIndex? Published, SceneStash.Entry? Finished);
+
+    /// <summary>ffprobe and ffmpeg runs this engine started (probes count two): what a transcode costs in processes.</summary>
+    private int _toolRuns;
+
+    private async Task RunFfmpegAsync(IReadOnlyList<string> args, string what, Action<FfmpegProgress>? progress, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _toolRuns);
+        await FfmpegProcess.RunAsync(tools.Ffmpeg, args, what, progress, ct);
+    }
+
+    private async Task<MediaInfo> ProbeAsync(TranscodeSource source, CancellationToken ct)
+    {
+        var path = source.LocalPath ?? throw NotHere(source);
+        Interlocked.Add(ref _toolRuns, 2); // ffprobe, then ffmpeg decoding the first frame
+        return await MediaValidation.ProbeAsync(path, source.Key, tools.Ffprobe, tools.Ffmpeg, ct);
+    }
+
+    private static ManimCloudException NotHere(TranscodeSource source) => new(ErrorKind.NotFound,
+        $"{source.Key} is not on this machine.", "Run `manimcloud sync`, or fetch it with `video get`, then transcode again.");
 
     private static void Add(Dictionary<string, RenditionObject> objects, IEnumerable<RenditionObject> more)
     {
@@ -170,29 +208,41 @@ public sealed class LocalTranscodeEngine(
         yield return new RenditionObject(ObjectLayout.SceneIndexKey(folder), Storage.ContentHash.Sha256Hex(json), json.Length, RenditionObjectKind.SceneIndex);
     }
 
-    private async Task<(SceneIndex, IReadOnlyList<string>)> EncodeSceneAsync(TranscodeRequest request, TranscodeSource source, MediaInfo info,
+    private async Task<(SceneIndex, SceneSheets)> EncodeSceneAsync(TranscodeRequest request, TranscodeSource source, MediaInfo info,
         IReadOnlyList<PlannedRendition> rungs, SceneAudio audio, string folder, Action<string, double, double> report, CancellationToken ct)
     {
-        var work = NewWorkDir(rungs.Select(r => r.Name).Append("audio").Append("thumbs"));
+        var work = NewWorkDir(rungs.Select(r => r.Name).Append("audio").Append("thumbs").Append("sheets"));
         try
         {
-            var args = FfmpegArguments.SceneEncode(request.Ladder, source.LocalPath!, rungs, info.FrameRate, info.DurationSeconds, audio, Storyboard, work);
-            await FfmpegProcess.RunAsync(tools.Ffmpeg, args, source.Key, p => report("encoding", p.Seconds, p.Speed), ct);
+            var args = FfmpegArguments.SceneEncode(request.Ladder, source.LocalPath ?? throw NotHere(source), rungs, info.FrameRate, info.DurationSeconds, audio, Storyboard, work);
+            await RunFfmpegAsync(args, source.Key, p => report("encoding", p.Seconds, p.Speed), ct);
             var tracks = new List<SceneTrack>();
             foreach (var r in rungs)
                 tracks.Add(await CollectTrackAsync(Path.Combine(work, r.Name), folder, r.Name, false, r.Width, r.Height, info.FrameRate, ct));
             if (audio != SceneAudio.None)
                 tracks.Add(await CollectTrackAsync(Path.Combine(work, "audio"), folder, "audio", true, 0, 0, 0, ct));
-            var thumbs = await AddFilesAsync(Path.Combine(work, "thumbs"), ct);
-            var index = new SceneIndex(source.Scene, source.Sha256, request.Ladder.Fingerprint, folder, request.Version, tracks[0].Seconds, tracks);
+            var sheets = await CollectSheetsAsync(work, info, ct);
+            var index = new SceneIndex(source.Scene, source.Sha256, request.Ladder.Fingerprint, folder, request.Version, tracks[0].Seconds, tracks, info);
             await AddIndexBlobAsync(index, ct);
-            stash.Add(index, thumbs);
-            return (index, thumbs);
+            stash.Add(index, sheets);
+            return (index, sheets);
         }
         finally
         {
             TryDelete(work);
         }
+    }
+
+    /// <summary>The sheets ffmpeg tiled into "sheets" as blobs, and how many thumbnails they hold (the loose ones in "thumbs", not kept).</summary>
+    private async Task<SceneSheets> CollectSheetsAsync(string work, MediaInfo info, CancellationToken ct)
+    {
+        var count = Directory.GetFiles(Path.Combine(work, "thumbs"), "*.jpg").Length;
+        var sheets = new List<string>();
+        foreach (var file in Directory.GetFiles(Path.Combine(work, "sheets"), "sprite_*.jpg").Order(StringComparer.Ordinal))
+            sheets.Add((await blobs.AddFileAsync(file, ct)).Sha256);
+        if (count == 0 || sheets.Count == 0)
+            throw new ManimCloudException(ErrorKind.Fatal, "ffmpeg wrote no storyboard thumbnails.", "Check the input clip plays; see the runbook.");
+        return new SceneSheets(Storyboard.Settings, count, Storyboard.Columns * Storyboard.RowsFor(info.DurationSeconds), sheets);
     }
 
     private async Task<SceneIndex> AddSilenceAsync(TranscodeRequest request, SceneIndex index, string folder, CancellationToken ct)
@@ -202,11 +252,11 @@ public sealed class LocalTranscodeEngine(
         var work = NewWorkDir(["audio"]);
         try
         {
-            await FfmpegProcess.RunAsync(tools.Ffmpeg, FfmpegArguments.Silence(request.Ladder, index.DurationSeconds, work), $"silence for scene {index.Scene}", null, ct);
+            await RunFfmpegAsync(FfmpegArguments.Silence(request.Ladder, index.DurationSeconds, work), $"silence for scene {index.Scene}", null, ct);
             var audio = await CollectTrackAsync(Path.Combine(work, "audio"), folder, "audio", true, 0, 0, 0, ct);
             var withSilence = index.WithTracks([.. index.Video, audio], folder);
             await AddIndexBlobAsync(withSilence, ct);
-            stash.Add(withSilence, stash.Find(index.FolderKey)?.Thumbnails ?? []);
+            stash.Add(withSilence, stash.Find(index.FolderKey)?.Sheets);
             return withSilence;
         }
         finally
@@ -238,21 +288,21 @@ public sealed class LocalTranscodeEngine(
             ObjectLayout.InitSegmentKey(folder, name), initSha, initSize, segments);
     }
 
-    private async Task<IReadOnlyList<string>> AddFilesAsync(string dir, CancellationToken ct)
+    /// <summary>
+    /// The sheets of a scene whose segments are reused but whose sheets this machine does not have (another machine
+    /// encoded it): a decode of the scene, no encode. Recorded with the scene (<paramref name="index"/>: as published),
+    /// so the next version finds them.
+    /// </summary>
+    private async Task<SceneSheets> ExtractSheetsAsync(TranscodeSource source, MediaInfo info, SceneIndex index, CancellationToken ct)
     {
-        var shas = new List<string>();
-        foreach (var file in Directory.GetFiles(dir).Order(StringComparer.Ordinal))
-            shas.Add((await blobs.AddFileAsync(file, ct)).Sha256);
-        return shas;
-    }
-
-    private async Task<IReadOnlyList<string>> ExtractThumbnailsAsync(TranscodeSource source, MediaInfo info, CancellationToken ct)
-    {
-        var work = NewWorkDir(["thumbs"]);
+        var work = NewWorkDir(["thumbs", "sheets"]);
         try
         {
-            await FfmpegProcess.RunAsync(tools.Ffmpeg, FfmpegArguments.Thumbnails(source.LocalPath!, Storyboard, work), $"thumbnails of {source.Key}", null, ct);
-            return await AddFilesAsync(Path.Combine(work, "thumbs"), ct);
+            await RunFfmpegAsync(FfmpegArguments.Thumbnails(source.LocalPath ?? throw NotHere(source), Storyboard, info.DurationSeconds, work),
+                $"thumbnails of {source.Key}", null, ct);
+            var sheets = await CollectSheetsAsync(work, info, ct);
+            stash.Add(stash.Find(index.FolderKey)?.Index ?? index, sheets);
+            return sheets;
         }
         finally
         {
@@ -260,17 +310,25 @@ public sealed class LocalTranscodeEngine(
         }
     }
 
-    private async Task<RenditionObject> PosterAsync(TranscodeRequest request, (TranscodeSource Source, MediaInfo Info) first, PlannedRendition top, CancellationToken ct)
+    /// <summary>
+    /// The poster: a frame from the middle of the first scene (Manim scenes often fade in from black; at most 3 s in),
+    /// at the top rung's size. Made once per first clip and size: a version whose first scene did not change reuses it.
+    /// </summary>
+    private async Task<RenditionObject> PosterAsync(TranscodeRequest request, TranscodeSource first, MediaInfo info, PlannedRendition top, CancellationToken ct)
     {
+        var key = ObjectLayout.PosterKey(request.Project, request.VideoId, request.Version);
+        var at = Math.Min(info.DurationSeconds / 2, 3.0);
+        var still = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"poster/{first.Sha256}/{top.Width}x{top.Height}/{at:R}/{string.Join(' ', FfmpegArguments.Poster("", at, top, ""))}");
+        if (stash.FindStill(still) is { } made && blobs.Contains(made.Sha256))
+            return new RenditionObject(key, made.Sha256, made.Size, RenditionObjectKind.Image);
         var work = NewWorkDir([]);
         try
         {
             var output = Path.Combine(work, "poster.jpg");
-            // Manim scenes often fade in from black: a frame from the middle of the first scene (at most 3 s in).
-            var at = Math.Min(first.Info.DurationSeconds / 2, 3.0);
-            await FfmpegProcess.RunAsync(tools.Ffmpeg, FfmpegArguments.Poster(first.Source.LocalPath!, at, top, output), $"the poster of {first.Source.Key}", null, ct);
+            await RunFfmpegAsync(FfmpegArguments.Poster(first.LocalPath ?? throw NotHere(first), at, top, output), $"the poster of {first.Key}", null, ct);
             var (sha, size) = await blobs.AddFileAsync(output, ct);
-            return new RenditionObject(ObjectLayout.PosterKey(request.Project, request.VideoId, request.Version), sha, size, RenditionObjectKind.Image);
+            stash.AddStill(still, sha, size);
+            return new RenditionObject(key, sha, size, RenditionObjectKind.Image);
         }
         finally
         {
@@ -278,18 +336,23 @@ public sealed class LocalTranscodeEngine(
         }
     }
 
+    /// <summary>
+    /// The version's storyboard: the WebVTT over every scene's own sheets (copied under the version's storyboard folder,
+    /// the same blobs), so nothing is decoded or tiled here.
+    /// </summary>
     private async Task<IReadOnlyList<RenditionObject>> StoryboardAsync(TranscodeRequest request, IReadOnlyList<SceneIndex> scenes,
-        IReadOnlyList<IReadOnlyList<string>> thumbnails, CancellationToken ct)
+        IReadOnlyList<SceneSheets> sheets, CancellationToken ct)
     {
         var (p, v, n) = (request.Project, request.VideoId, request.Version);
-        var layout = new List<(double, double, int)>();
-        var ordered = new List<string>(); // the thumbnails in cue order (a scene's last one may fall past its end: unused)
+        var layout = new List<(double, double, int, int, int)>();
+        var used = new List<string>(); // the version's sheets in order (a scene's thumbnail past its end is not cued)
         var start = 0.0;
         for (var i = 0; i < scenes.Count; i++)
         {
-            var usable = Math.Min(thumbnails[i].Count, Math.Max(1, (int)Math.Ceiling(scenes[i].DurationSeconds / Storyboard.IntervalSeconds - 1e-9)));
-            layout.Add((start, scenes[i].DurationSeconds, usable));
-            ordered.AddRange(thumbnails[i].Take(usable));
+            var s = sheets[i];
+            var usable = Math.Min(s.Thumbnails, Storyboard.ThumbnailsFor(scenes[i].DurationSeconds));
+            layout.Add((start, scenes[i].DurationSeconds, usable, used.Count + 1, s.PerSheet));
+            used.AddRange(s.Sheets.Take((usable + s.PerSheet - 1) / s.PerSheet));
             start += scenes[i].DurationSeconds;
         }
         var cues = Storyboard.Layout(layout);
@@ -298,24 +361,8 @@ public sealed class LocalTranscodeEngine(
         {
             await AddTextAsync(vttKey, Storyboard.WebVtt(cues, sheet => Manifests.Relative(vttKey, ObjectLayout.StoryboardSpriteKey(p, v, n, sheet))), RenditionObjectKind.Storyboard, ct),
         };
-        var work = NewWorkDir([]);
-        try
-        {
-            foreach (var sheet in cues.GroupBy(c => c.Sheet))
-            {
-                var list = Path.Combine(work, $"sheet_{sheet.Key}.txt");
-                await File.WriteAllLinesAsync(list, sheet.Select(c => $"file '{blobs.PathOf(ordered[(c.Sheet - 1) * Storyboard.PerSheet + c.Index])}'"), ct);
-                var output = Path.Combine(work, $"sprite_{sheet.Key:D3}.jpg");
-                var rows = (int)Math.Ceiling(sheet.Count() / (double)Storyboard.Columns);
-                await FfmpegProcess.RunAsync(tools.Ffmpeg, FfmpegArguments.Sprite(list, Storyboard, rows, output), "the storyboard", null, ct);
-                var (sha, size) = await blobs.AddFileAsync(output, ct);
-                result.Add(new RenditionObject(ObjectLayout.StoryboardSpriteKey(p, v, n, sheet.Key), sha, size, RenditionObjectKind.Storyboard));
-            }
-        }
-        finally
-        {
-            TryDelete(work);
-        }
+        for (var k = 0; k < used.Count; k++)
+            result.Add(new RenditionObject(ObjectLayout.StoryboardSpriteKey(p, v, n, k + 1), used[k], new FileInfo(blobs.PathOf(used[k])).Length, RenditionObjectKind.Storyboard));
         return result;
     }
 
