@@ -199,7 +199,7 @@ def median(rows, key):
 
 def serve_segments(a, work, env, serve_url, blobs):
     vid, link = make_video(env, work, a.seconds)
-    all_segments = segments(serve_url, link["manifest"])
+    all_segments = segments(serve_url, link["url"])
     chosen = [s for s in all_segments if MIN_SEGMENT <= s["size"] <= MAX_SEGMENT]
     if not chosen:
         sys.exit(f"no segment between 64 KiB and 2 MiB among {len(all_segments)}: sizes {sorted(s['size'] for s in all_segments)}")
