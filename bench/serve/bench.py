@@ -225,7 +225,11 @@ def serve_segments(a, work, env, serve_url, blobs):
     nginx = start_nginx(work, blobs, port)
     try:
         nginx_url = f"http://127.0.0.1:{port}"
-        wait_http(nginx_url + f"/{chosen[0]['sha256'][:2]}/{chosen[0]['sha256']}")
+        try:
+            wait_http(nginx_url + f"/{chosen[0]['sha256'][:2]}/{chosen[0]['sha256']}")
+        except SystemExit:
+            with open(os.path.join(work, "nginx", "logs", "error.log")) as f:
+                sys.exit(f"nginx did not serve the blob folder; its error log:\n{f.read()[-2000:]}")
         for name, url, script in (("manimcloud", serve_url, mc_script), ("nginx", nginx_url, ng_script)):
             wrk(url, script, 3, a.connections)  # warm-up: JIT tiers, page cache, connection setup
         results = {"manimcloud": [], "nginx": []}
@@ -326,6 +330,7 @@ def main():
             sys.exit(f"{tool} is missing: apt-get install wrk nginx-light ffmpeg")
 
     work = tempfile.mkdtemp(prefix="mc-bench-serve-")
+    os.chmod(work, 0o755)  # mkdtemp makes it 0700: nginx's workers (nobody) must reach the blob folder inside
     home = os.path.join(work, "home")
     port = free_port()
     serve_url = f"http://127.0.0.1:{port}"
