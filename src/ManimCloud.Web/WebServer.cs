@@ -24,7 +24,9 @@ public static class WebServer
 {
     public const long MaxBodyBytes = 16L << 20; // tus PATCH requests raise their own limit to what remains of the upload
 
-    public static WebApplication Build(ManimCloudClient client, ServeOptions options, Action<ILoggingBuilder>? logging = null)
+    /// <param name="metrics">What /metrics renders; default: the Prometheus reader of the process's telemetry host (`serve` keeps one).</param>
+    public static WebApplication Build(ManimCloudClient client, ServeOptions options, Action<ILoggingBuilder>? logging = null,
+        Operations.Telemetry.PrometheusExposition? metrics = null)
     {
         options = options.Validated();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = client.Options.Home });
@@ -81,6 +83,7 @@ public static class WebServer
         builder.Services.AddHostedService(s => s.GetRequiredService<BackgroundTranscodes>());
 
         var app = builder.Build();
+        app.UseMiddleware<RequestMetrics>();
         app.UseMiddleware<ErrorResponses>();
         app.UseMiddleware<SecurityHeaders>();
         app.UseRouting();
@@ -93,6 +96,7 @@ public static class WebServer
             var (ready, body) = await r.CheckAsync(ct);
             return new JsonResult(body, ready ? 200 : 503);
         }).WithTags("service").WithSummary("Readiness: the workspace and, in cloud mode, the cloud answer").Produces<System.Text.Json.Nodes.JsonObject>(200).Produces(503);
+        MetricsEndpoint.Map(app, metrics ?? Operations.Telemetry.TelemetryHost.Current?.Prometheus);
         app.MapOpenApi("/openapi/{documentName}.json");
 
         var api = app.MapGroup("/api/v1").RequireCors("api");

@@ -34,13 +34,13 @@ public sealed class WebHarness : IAsyncDisposable
         Http.BaseAddress = new Uri(baseUrl);
     }
 
-    public static async Task<WebHarness> StartAsync(ServeOptions? options = null, TestCloud? cloud = null)
+    public static async Task<WebHarness> StartAsync(ServeOptions? options = null, TestCloud? cloud = null, ManimCloud.Operations.Telemetry.PrometheusExposition? metrics = null)
     {
         var home = new TempDir();
         // A free port picked first, so the links the service hands out (playback URLs, watch pages) name it, as `serve` does.
         var serve = ((options ?? new ServeOptions()) with { Port = 0 }).WithFreePort();
         var client = ManimCloudClient.Open((cloud?.Options(home.Path) ?? new ManimCloudOptions { Home = home.Path }).WithPublicUrl(serve.ListenUrl));
-        var app = WebServer.Build(client, serve, l => l.SetMinimumLevel(LogLevel.Warning));
+        var app = WebServer.Build(client, serve, l => l.SetMinimumLevel(LogLevel.Warning), metrics);
         var url = await WebServer.StartAsync(app, CancellationToken.None);
         return new WebHarness(home, client, app, url);
     }
