@@ -2,16 +2,19 @@
 # The transfer benchmark for issue 3, in one command: builds bench/ in Release, then runs TransferBench
 # against FastS3 (always), and against moto and Ceph RGW when asked. All traffic stays on 127.0.0.1.
 #
-#   bench/run.sh [--size 256MiB] [--runs 3] [--moto] [--ceph] [--no-fast] [--tls] [--out DIR] [-- extra TransferBench args]
+#   bench/run.sh [--size 256MiB] [--runs 3] [--moto] [--ceph] [--no-fast] [--tls] [--no-build] [--out DIR] [-- extra TransferBench args]
 #
 # --tls: FastS3 over HTTPS on loopback with a self-signed certificate made at its start; every client trusts it
 # through SSL_CERT_FILE (.NET on Linux) and AWS_CA_BUNDLE (AWS CLI), pointed at the PEM FastS3 writes.
+# With --ceph, --tls also measures Ceph RGW over HTTPS: nginx terminates TLS on 127.0.0.1:7443 (a self-signed
+# certificate made here) and forwards to RGW on 7480, unbuffered, the Host header kept so signatures still verify.
 #
+# --no-build: run what the last run built (each Native AOT publish takes minutes on a loaded 2-core machine).
 # The quick default is 256 MiB x 3 rounds; the issue's figure is `bench/run.sh --size 1GiB`.
 # Results: DIR/transfer-<endpoint>.json (DIR defaults to bench/results/), and the tables on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-size=256MiB runs=3 fast=1 moto=0 ceph=0 tls=0 out="$here/results" extra=()
+size=256MiB runs=3 fast=1 moto=0 ceph=0 tls=0 build=1 out="$here/results" extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size=$2; shift 2 ;;
@@ -22,7 +25,8 @@ while [ $# -gt 0 ]; do
     --tls) tls=1; shift ;;
     --out) out=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --no-build) build=0; shift ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -33,6 +37,7 @@ if [ ! -x /usr/bin/time ]; then
 fi
 command -v aws >/dev/null || { echo "The AWS CLI (aws) is not on PATH; install it with 'pip install awscli'." >&2; exit 2; }
 
+if [ $build = 1 ]; then
 echo "Building bench/ (Release)…"
 for p in FastS3 TuClient McClient TransferBench; do
   dotnet build "$here/$p/$p.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null \
@@ -66,6 +71,7 @@ if ! aot McClient "$here/McClient/bin/Release/aot"; then
   rm -rf "$here/McClient/bin/Release/aot"
   echo "note: ManimCloud's client is not Native AOT (no C toolchain, or the publish failed); ReadyToRun instead" >&2
   r2r McClient "$here/McClient/bin/Release/net10.0" || echo "note: McClient stays JIT-compiled (ReadyToRun publish failed)" >&2
+fi
 fi
 mkdir -p "$out"
 bench="$here/TransferBench/bin/Release/net10.0/TransferBench"
@@ -105,6 +111,49 @@ if [ $ceph = 1 ]; then
   fi
   AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret \
     "$bench" --endpoint http://127.0.0.1:7480 --checksum when-required "${common[@]}" --out "$out/transfer-ceph.json" || status=1
+  if [ $tls = 1 ]; then
+    echo; echo "=== Ceph RGW over HTTPS (nginx TLS proxy on 127.0.0.1:7443 in front of 7480, self-signed certificate) ==="
+    command -v nginx >/dev/null || { echo "Installing nginx-light…"; apt-get update -qq >/dev/null && apt-get install -y -qq nginx-light >/dev/null; }
+    tls_dir="$(mktemp -d /tmp/ceph-tls.XXXXXX)"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 -subj /CN=127.0.0.1 \
+      -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -addext "basicConstraints=critical,CA:TRUE" \
+      -keyout "$tls_dir/key.pem" -out "$tls_dir/cert.pem" 2>/dev/null
+    cat > "$tls_dir/nginx.conf" <<NGINX
+worker_processes 1;
+pid $tls_dir/nginx.pid;
+error_log $tls_dir/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  upstream rgw { server 127.0.0.1:7480; keepalive 32; }
+  server {
+    listen 127.0.0.1:7443 ssl;
+    ssl_certificate $tls_dir/cert.pem;
+    ssl_certificate_key $tls_dir/key.pem;
+    client_max_body_size 0;
+    client_body_temp_path $tls_dir/body;
+    proxy_temp_path $tls_dir/proxy;
+    location / {
+      proxy_pass http://rgw;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_request_buffering off;
+      proxy_buffering off;
+      proxy_read_timeout 300s;
+    }
+  }
+}
+NGINX
+    if nginx -c "$tls_dir/nginx.conf" -p "$tls_dir" -e "$tls_dir/error.log" 2>/dev/null; then
+      SSL_CERT_FILE="$tls_dir/cert.pem" AWS_CA_BUNDLE="$tls_dir/cert.pem" AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret \
+        "$bench" --endpoint https://127.0.0.1:7443 --checksum when-required "${common[@]}" --out "$out/transfer-ceph-tls.json" || status=1
+      kill "$(cat "$tls_dir/nginx.pid")" 2>/dev/null || true
+    else
+      echo "nginx did not start on 127.0.0.1:7443 (port taken?); see $tls_dir/error.log" >&2; status=1
+    fi
+    sleep 0.5; rm -rf "$tls_dir"
+  fi
   # A Ceph that was already running is someone's; only the one started here is stopped.
   [ $started_ceph = 1 ] && bash "$here/ceph/ceph-rgw-down.sh"
 fi

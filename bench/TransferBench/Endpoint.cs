@@ -27,7 +27,8 @@ public sealed class Endpoint : IAsyncDisposable
         var uri = new Uri(url);
         if (!IPAddress.TryParse(uri.Host, out var ip) ? uri.Host != "localhost" : !IPAddress.IsLoopback(ip))
             throw new ArgumentException($"The endpoint {url} is not on loopback; this benchmark only sends traffic to 127.0.0.0/8 or localhost.");
-        return new Endpoint(uri.Port == 7480 ? "ceph-rgw" : "external", url.TrimEnd('/'), null);
+        // 7480: RGW itself; 7443: bench/run.sh's TLS proxy in front of it (--ceph --tls).
+        return new Endpoint(uri.Port is 7480 or 7443 ? "ceph-rgw" : "external", url.TrimEnd('/'), null);
     }
 
     /// <summary>Starts FastS3; with <paramref name="tlsCa"/>, over HTTPS with its self-signed certificate written there.</summary>

@@ -95,19 +95,22 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
     {
         ObjectMetadataKeys.EnsureWithinLimit(options.Metadata);
         // WhenSupported: the FULL_OBJECT CRC32 checks the whole object, so no SHA-256 pass; a given SHA-256 is recorded.
-        // WhenRequired: one pass before S3 is told anything computes the SHA-256 (a given one is verified against it) and the
-        // whole file's CRC32, both recorded as metadata: downloads verify the file by combining their ranges' CRC32s
-        // against it, and the parts sent must combine to it too.
+        // WhenRequired (no full-object checksum from the store): one pass before S3 is told anything computes the whole
+        // file's CRC32, recorded as metadata (downloads verify the file by combining their ranges' CRC32s against it, and
+        // the parts sent must combine to it), and verifies a given SHA-256 in the same read. An unknown SHA-256 is not
+        // computed, as in WhenSupported: nothing needs it any more, and it was a second SHA-256 of every byte on top of
+        // the parts' signed payload hashes. The CRC32 goes into the options' metadata, so the journal's comparison of
+        // creation options also tells a changed file from the one an unfinished upload was started with.
         var sha256 = options.Sha256?.ToLowerInvariant();
         string? wholeCrc = null;
         if (options.ChecksumMode == ChecksumMode.WhenRequired)
         {
-            (wholeCrc, var actual) = await source.DigestAsync(sha256: true, ct);
+            (wholeCrc, var actual) = await source.DigestAsync(sha256: sha256 is not null, ct);
             if (sha256 is not null && actual != sha256)
                 throw new ManimCloudException(ErrorKind.InvalidInput,
                     $"Uploading {Resource(bucket, key)} stopped before it started: the content's SHA-256 is {actual}, but {sha256} was given for it.",
                     "The file changed after its checksum was taken; upload it again.");
-            sha256 = actual;
+            options = options with { Metadata = new Dictionary<string, string>(options.Metadata) { [ObjectMetadataKeys.Crc32] = wholeCrc } };
         }
         var state = new UploadState(bucket, key, source.Length, sha256, PartSizing.Choose(source.Length, options.PartSize), options.ChecksumMode)
         {
@@ -118,7 +121,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
         if (journaled && await ContinueJournaledAsync(source, state, options, ct) is { } earlier) return earlier;
         if (state.ResumedFrom is null)
         {
-            state.UploadId = await CreateAsync(bucket, key, sha256, wholeCrc, options, ct);
+            state.UploadId = await CreateAsync(bucket, key, sha256, options, ct);
             if (journaled)
                 state.JournalId = journal!.Start(bucket, key, state.UploadId, source.Identity!.Path, state.Size,
                     source.Identity.ModifiedTicks, sha256, state.PartSize, options).Id;
@@ -167,7 +170,7 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
             && (state.FullObject
                 // A SHA-256 given now must be the one the upload was created with (it is recorded as metadata).
                 ? (state.Sha256 is null || state.Sha256 == previous.Sha256) && await PartsUnchangedAsync(source, previous, journaledParts, ct)
-                : previous.Sha256 == state.Sha256);
+                : previous.Sha256 == (state.Sha256 ?? ""));
         if (!same)
         {
             await AbortQuietlyAsync(state.Bucket, state.Key, previous.UploadId, ct);
@@ -360,12 +363,11 @@ public sealed class TransferEngine(IAmazonS3 s3, RetryPipeline retry, UploadJour
 
     private static string? NullVersion(string? v) => v is null or "null" ? null : v;
 
-    private async Task<string> CreateAsync(string bucket, string key, string? sha256, string? wholeCrc, UploadOptions options, CancellationToken ct)
+    private async Task<string> CreateAsync(string bucket, string key, string? sha256, UploadOptions options, CancellationToken ct)
     {
         var request = new InitiateMultipartUploadRequest { BucketName = bucket, Key = key, ContentType = options.ContentType };
         foreach (var (k, v) in options.Metadata) request.Metadata[k] = v;
         if (sha256 is not null) request.Metadata[ObjectMetadataKeys.Sha256] = sha256;
-        if (wholeCrc is not null) request.Metadata[ObjectMetadataKeys.Crc32] = wholeCrc;
         S3ObjectStore.Encrypt(options.KmsKeyId, options.RequestEncryption,
             e => request.ServerSideEncryptionMethod = e, k => request.ServerSideEncryptionKeyManagementServiceKeyId = k);
         if (options.StorageClass is { } storageClass) request.StorageClass = S3StorageClass.FindValue(storageClass);

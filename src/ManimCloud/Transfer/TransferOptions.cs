@@ -22,13 +22,13 @@ public sealed record UploadOptions
     /// WhenSupported: CRC32 per part (x-amz-checksum-crc32) and a FULL_OBJECT CRC32 for the whole object, combined from
     /// the parts and checked against what the store computed. WhenRequired (Ceph RGW and other S3-compatible stores): no
     /// flexible checksums; each part is checked by its signed SHA-256 (plain http) or Content-MD5 (https), the whole object
-    /// by its SHA-256 (read before the upload when not given).
+    /// by its CRC32, read before the upload and recorded as metadata (<c>crc32</c>), which the parts must combine to.
     /// </summary>
     public ChecksumMode ChecksumMode { get; init; } = ChecksumMode.WhenSupported;
     /// <summary>
     /// The content's SHA-256 when the caller knows it (workspace blobs are content-addressed); it is recorded as the
     /// object's <c>sha256</c> metadata. WhenSupported trusts it (the FULL_OBJECT CRC32 checks the bytes); WhenRequired
-    /// verifies it while the parts go up. Unknown, WhenSupported records none; WhenRequired computes it first.
+    /// verifies it in its pass before the upload. Unknown, neither mode computes or records one.
     /// </summary>
     public string? Sha256 { get; init; }
     /// <summary>Preferred part size; raised when the file would need more than 10,000 parts.</summary>

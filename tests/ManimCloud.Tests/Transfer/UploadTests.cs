@@ -260,8 +260,15 @@ public class UploadTests
         var result = await h.Engine().UploadFileAsync(h.Bucket, "videos/p/v/scene_004.mp4", file,
             new UploadOptions { PartSize = 5 * MiB, Concurrency = 3, ChecksumMode = ChecksumMode.WhenRequired }, null, CancellationToken.None);
 
-        Assert.Equal(TransferHarness.Sha256(file), await h.StoredSha256Async("videos/p/v/scene_004.mp4"));
-        Assert.Equal(result.Sha256, TransferHarness.Sha256(file));
+        // No SHA-256 was given, and none is computed: the whole file's CRC32 is recorded instead, and downloads check it.
+        Assert.Null(result.Sha256);
+        var head = await h.S3.GetObjectMetadataAsync(h.Bucket, "videos/p/v/scene_004.mp4");
+        Assert.Equal(Crc32Math.ToBase64(Crc32Math.Of(File.ReadAllBytes(file))), head.Metadata["x-amz-meta-crc32"]);
+        var back = Path.Combine(h.Folder, "back.mp4");
+        var download = await h.Engine().DownloadFileAsync(h.Bucket, "videos/p/v/scene_004.mp4", null, back,
+            new DownloadOptions { PartSize = 3 * MiB }, null, CancellationToken.None);
+        Assert.Equal(head.Metadata["x-amz-meta-crc32"], download.Crc32);
+        Assert.Equal(TransferHarness.Sha256(file), TransferHarness.Sha256(back));
         var parts = h.Proxy.Forwarded.Where(r => r.IsUploadPart).ToList();
         Assert.Equal(4, parts.Count);
         Assert.All(parts, r =>
@@ -292,6 +299,29 @@ public class UploadTests
 
     private static string Header(ProxiedRequest r, string name) =>
         r.Headers.FirstOrDefault(kv => string.Equals(kv.Key, name, StringComparison.OrdinalIgnoreCase)).Value ?? "";
+
+    [Fact]
+    public async Task A_download_whose_bytes_do_not_match_the_recorded_crc32_fails_and_leaves_no_file()
+    {
+        await using var h = new TransferHarness();
+        // As a WhenRequired upload stores it: no flexible checksum, the whole file's CRC32 as metadata (here a wrong one).
+        using var plain = new AwsClients(new ManimCloudOptions { Home = h.Folder, EndpointUrl = MotoServer.Endpoint, Region = "us-east-1",
+            ChecksumMode = ChecksumMode.WhenRequired });
+        var body = new string('x', 3_000_000);
+        var wrong = Crc32Math.Of(System.Text.Encoding.ASCII.GetBytes(body)) ^ 1;
+        await plain.S3.PutObjectAsync(new PutObjectRequest
+        {
+            BucketName = h.Bucket, Key = "videos/p/v/full.mp4", ContentBody = body, Metadata = { ["crc32"] = Crc32Math.ToBase64(wrong) },
+        });
+        var destination = Path.Combine(h.Folder, "out", "full.mp4");
+
+        var e = await Assert.ThrowsAsync<ManimCloudException>(() => h.Engine().DownloadFileAsync(h.Bucket, "videos/p/v/full.mp4", null,
+            destination, new DownloadOptions { PartSize = 1 << 20 }, null, CancellationToken.None));
+
+        Assert.Equal(ErrorKind.Fatal, e.Kind);
+        Assert.Contains("recorded CRC32", e.Message);
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(destination)!));
+    }
 
     [Fact]
     public async Task A_download_whose_bytes_do_not_match_the_recorded_sha256_fails_naming_the_object_and_leaves_no_file()
