@@ -115,12 +115,23 @@
       onFatal(`${data.type}: ${data.details}${status ? ` (HTTP ${status})` : ""}`, status);
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, () => updateStatus());
+    // hls.js 1.7.4 places each scene after a discontinuity at the previous scene's end plus the first frame's
+    // composition offset, so the media runs a little past the playlist's duration and it never signals the end of the
+    // stream: playback would stall in the last tenths of a second. When it stalls there with everything buffered,
+    // the stream is ended here (hls.js's own BUFFER_EOS, which calls MediaSource.endOfStream()) and the video ends.
+    const endAtStall = () => {
+      const b = video.buffered;
+      const end = b.length ? b.end(b.length - 1) : 0;
+      if (end >= version.duration_seconds - 0.1 && video.currentTime >= version.duration_seconds - 0.5) hls.trigger(Hls.Events.BUFFER_EOS, {});
+    };
+    video.addEventListener("waiting", endAtStall);
+    hls.on(Hls.Events.ERROR, (_, data) => { if (!data.fatal && data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) endAtStall(); });
     hls.loadSource(version.hls);
     hls.attachMedia(video);
     await ready;
     return {
       kind: "hls",
-      destroy() { hls.destroy(); },
+      destroy() { video.removeEventListener("waiting", endAtStall); hls.destroy(); },
       levels: () => hls.levels.map((l, i) => ({ value: String(i), width: l.width, height: l.height, bitrate: l.bitrate })),
       select(value) { hls.currentLevel = value === "auto" ? -1 : Number(value); }, // immediate switch (the buffer is flushed)
       auto: () => hls.autoLevelEnabled,
