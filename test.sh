@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs the whole ManimCloud test suite. Installs what is missing first (ffmpeg from apt; moto[server] and awscli
-# with pip, only when absent). The tests start their own moto_server on a free loopback port and stop it. The CLI
-# tests run the Native AOT build of the CLI when a C toolchain is there (MANIMCLOUD_BUILD=jit: the JIT one).
+# Runs the whole ManimCloud test suite. Installs what is missing first (ffmpeg and chromium from apt; moto[server] and
+# awscli with pip, only when absent). The browser tests (tests/ManimCloud.Tests/Browser) drive Debian's /usr/bin/chromium
+# with Playwright (no browser is downloaded); MANIMCLOUD_TEST_BROWSER=off leaves them out (reported as skipped, with why),
+# and without a chromium they fail saying how to get one. The tests start their own moto_server on a free loopback
+# port and stop it. The CLI tests run the Native AOT build of the CLI when a C toolchain is there (MANIMCLOUD_BUILD=jit:
+# the JIT one).
 # Usage: ./test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Conformance]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,6 +18,12 @@ if ! command -v ffmpeg >/dev/null 2>&1; then
   say "installing ffmpeg (apt)…"
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq ffmpeg >/dev/null
+fi
+browser_mode="${MANIMCLOUD_TEST_BROWSER:-on}"
+if [ "$browser_mode" != off ] && [ -z "${MANIMCLOUD_TEST_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  say "installing chromium (apt)…"
+  { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null; } \
+    || say "chromium did not install: the browser tests will fail (MANIMCLOUD_TEST_BROWSER=off skips them)"
 fi
 if ! python3 -c "import moto.moto_server.werkzeug_app, flask" >/dev/null 2>&1; then
   say "installing moto[server] (pip)…"
@@ -37,6 +46,7 @@ fi
 # Which CLI the tests run (read before the scrub below): MANIMCLOUD_TEST_CLI names a native one; MANIMCLOUD_BUILD=aot
 # insists on the Native AOT build, r2r or jit skips it; unset, the AOT build is used when it can be made.
 given_cli="${MANIMCLOUD_TEST_CLI:-}"
+given_chromium="${MANIMCLOUD_TEST_CHROMIUM:-}"
 cli_mode="${MANIMCLOUD_BUILD:-auto}"
 
 # No configuration from the caller's shell may leak into the tests.
@@ -66,6 +76,9 @@ else
   say "CLI under test: ManimCloud.Cli.dll beside the tests (JIT, run with dotnet)"
 fi
 
+# The browser tests: on, or off (skipped, with why); MANIMCLOUD_TEST_CHROMIUM names another Chromium than /usr/bin's.
+[ -z "$given_chromium" ] || export MANIMCLOUD_TEST_CHROMIUM="$given_chromium"
+export MANIMCLOUD_TEST_BROWSER="$browser_mode"
 # The tests bring their gateway up on first use and stop it when they end; should the test process be killed, this
 # stops it (by the folder the tests were told to use) so nothing is left on ports 6789/7480.
 export MANIMCLOUD_TEST_CEPH="$ceph_mode" MANIMCLOUD_TEST_CEPH_DIR="${TMPDIR:-/tmp}/manimcloud-test-ceph-$$"
