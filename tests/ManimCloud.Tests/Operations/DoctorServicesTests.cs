@@ -62,7 +62,7 @@ public sealed class DoctorServicesTests
     [Fact]
     public void Every_runbook_entry_doctor_can_name_exists()
     {
-        var runbook = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "runbook.md"));
+        var runbook = File.ReadAllText(Path.Combine(Repository.Root, "docs", "runbook.md"));
         var anchors = Regex.Matches(runbook, "<a id=\"([a-z0-9-]+)\"></a>").Select(m => m.Groups[1].Value).ToHashSet();
         foreach (var entry in new[] { "s3", "dynamodb", "kms", "sqs", "cloudfront", "mediaconvert", "cloudwatch", "credentials", "clock-skew", "configuration", "workspace", "ffmpeg", "manim" })
             Assert.Contains("doctor-" + entry, anchors);
@@ -70,10 +70,4 @@ public sealed class DoctorServicesTests
             Assert.Contains("alarm-" + slug, anchors);
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "ManimCloud.slnx"))) return dir.FullName;
-        throw new DirectoryNotFoundException("ManimCloud.slnx not found above " + AppContext.BaseDirectory);
-    }
 }

@@ -101,7 +101,7 @@ public sealed class AgentClientTests : IAsyncLifetime
     private async Task<(int Exit, string Stdout, string Stderr)> RunAgentAsync(string token, string[] args)
     {
         var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(RepositoryRoot(), "examples", "agent_client.py"));
+        psi.ArgumentList.Add(Path.Combine(Repository.Root, "examples", "agent_client.py"));
         psi.ArgumentList.Add("--url");
         psi.ArgumentList.Add(_web.BaseUrl);
         foreach (var a in args) psi.ArgumentList.Add(a);
@@ -114,12 +114,5 @@ public sealed class AgentClientTests : IAsyncLifetime
         try { await p.WaitForExitAsync(timeout.Token); }
         catch (OperationCanceledException) { p.Kill(true); throw; }
         return (p.ExitCode, await stdout, await stderr);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "ManimCloud.slnx"))) return dir.FullName;
-        throw new InvalidOperationException("The repository root (ManimCloud.slnx) is not above " + AppContext.BaseDirectory);
     }
 }
